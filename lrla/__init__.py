@@ -1,0 +1,27 @@
+"""lrla: randomized and robust low-rank linear algebra.
+
+Each family implements one paper and is checked against that paper's
+theorems by the validation suite (``python -m validation``, run from a
+checkout). All public names are importable from ``lrla`` and from their
+subpackage.
+
+Hadamard rotations (``lrla.hadamard``)
+    fwht                 fast Walsh-Hadamard transform along any axis
+    HadamardRotation     k-block randomized Hadamard rotation (a LinearOperator)
+    srht                 subsampled randomized Hadamard row sketch S @ A
+    SRHT                 scikit-learn transformer: fast Johnson-Lindenstrauss map
+
+Instances with known ground truth: ``lrla.datasets``.
+Versions, BLAS and Numba threading for bug reports: ``lrla.show_versions()``.
+Warnings: ``lrla.ConvergenceWarning`` (scikit-learn's class).
+"""
+
+__version__ = "0.1.0.dev0"
+
+from . import datasets
+from ._show_versions import show_versions
+from .exceptions import ConvergenceWarning
+from .hadamard import *  # noqa: F401,F403
+from .hadamard import __all__ as _hadamard_all
+
+__all__ = ["datasets", "show_versions", "ConvergenceWarning", *_hadamard_all]

@@ -1,0 +1,108 @@
+"""Fast Walsh-Hadamard transform."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._validation import check_array, check_int, check_power_of_two
+from . import _kernels
+
+__all__ = ["fwht"]
+
+
+def fwht(x, axis=-1, *, normalize=True, out=None):
+    """Fast Walsh-Hadamard transform along one axis.
+
+    Computes ``H @ x`` along ``axis`` in natural (Sylvester) order, where
+    ``H[i, j] = (-1)**popcount(i & j)`` is the matrix of
+    ``scipy.linalg.hadamard``, in ``O(d log d)`` additions per vector.
+
+    Parameters
+    ----------
+    x : array_like
+        Real input of any shape; integers are cast to float64, float32 and
+        float64 are preserved. The length along ``axis`` must be a power of two.
+    axis : int, default -1
+        Axis along which to transform.
+    normalize : bool, default True
+        If True, return the orthonormal transform ``H @ x / sqrt(d)`` (an
+        involution: ``fwht(fwht(x)) == x``); if False, the unnormalised
+        ``H @ x`` (as ``scipy.linalg.hadamard(d) @ x`` and FFHT).
+    out : ndarray, optional
+        Array of the result's shape and dtype to write into. It may be ``x``
+        itself (an in-place transform); otherwise ``x`` is never modified.
+
+    Returns
+    -------
+    ndarray
+        The transform, float32 for float32 input, else float64.
+
+    Raises
+    ------
+    ValueError
+        If the length along ``axis`` is not a power of two (the message names
+        the next power of two to zero-pad to), if ``axis`` is out of range or
+        if ``x`` is 0-d or empty.
+    TypeError
+        If ``x`` is complex or not numeric.
+
+    Notes
+    -----
+    The kernel transforms cache-sized blocks through all their levels first,
+    then sweeps the outer levels two at a time (radix 4), so a vector of
+    length 2^20 is read from memory about 6 times instead of 20; batches run
+    in parallel over vectors (``numba.prange``; threads follow
+    ``NUMBA_NUM_THREADS``). Rounding error grows like ``log2(d)`` units in the
+    last place, so float32 is accurate to about ``log2(d) * 6e-8``.
+
+    References
+    ----------
+    .. [1] A. Andoni, P. Indyk, T. Laarhoven, I. Razenshteyn, L. Schmidt,
+       "Practical and optimal LSH for angular distance", NeurIPS 2015 (FFHT).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.linalg import hadamard
+    >>> from lrla import fwht
+    >>> x = np.arange(8.0)
+    >>> np.allclose(fwht(x, normalize=False), hadamard(8) @ x)
+    True
+    >>> np.allclose(fwht(fwht(x)), x)
+    True
+    """
+    if out is not None and out is x and isinstance(x, np.ndarray):
+        arr = check_array(x, "x", min_ndim=1)
+        if arr is not x:
+            raise TypeError("`out` must be a float32 or float64 array when transforming in place.")
+    else:
+        arr = check_array(x, "x", min_ndim=1)
+    if arr.ndim == 0:
+        raise ValueError("`x` must have at least one dimension; got a 0-d array.")
+    axis = check_int(axis, "axis")
+    if not -arr.ndim <= axis < arr.ndim:
+        raise ValueError(f"`axis` {axis} is out of range for an array of dimension {arr.ndim}.")
+    axis %= arr.ndim
+    n = check_power_of_two(arr.shape[axis], f"x.shape[{axis}] (the length along `axis`)")
+    scale = 1.0 / math.sqrt(n) if normalize else 1.0
+
+    if out is not None:
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"`out` must be a numpy array; got {type(out).__name__}.")
+        if out.shape != arr.shape or out.dtype != arr.dtype:
+            raise ValueError(
+                f"`out` must have shape {arr.shape} and dtype {arr.dtype}; got {out.shape} and {out.dtype}."
+            )
+
+    # Work on a C-contiguous (batch, n) copy with the transform axis last.
+    work = np.ascontiguousarray(np.moveaxis(arr, axis, -1)).reshape(-1, n)
+    if np.shares_memory(work, arr):
+        work = work.copy()
+    _kernels.fwht_rows(work, work.dtype.type(scale))
+    result = np.moveaxis(work.reshape(np.moveaxis(arr, axis, -1).shape), -1, axis)
+    if out is not None:
+        out[...] = result
+        return out
+    return np.ascontiguousarray(result) if result.ndim > 1 else result
