@@ -1,0 +1,120 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.linalg import hadamard
+
+from lrla import fwht
+
+
+def rel_err(a, b):
+    return np.linalg.norm(np.asarray(a, float) - np.asarray(b, float)) / np.linalg.norm(np.asarray(b, float))
+
+
+@pytest.mark.parametrize("log_d", range(0, 13))
+def test_matches_scipy_hadamard_1d(log_d):
+    d = 2**log_d
+    x = np.random.default_rng(log_d).standard_normal(d)
+    H = hadamard(d).astype(float)
+    assert rel_err(fwht(x, normalize=False), H @ x) <= 1e-12
+    assert rel_err(fwht(x), H @ x / np.sqrt(d)) <= 1e-12
+
+
+@pytest.mark.parametrize("shape", [(8, 3, 5), (3, 16, 2), (2, 4, 64), (5, 1024)])
+def test_matches_scipy_along_every_axis(shape):
+    x = np.random.default_rng(1).standard_normal(shape)
+    for axis in range(x.ndim):
+        d = x.shape[axis]
+        if d & (d - 1):
+            with pytest.raises(ValueError, match="power of two"):
+                fwht(x, axis=axis)
+            continue
+        expected = np.moveaxis(np.tensordot(hadamard(d).astype(float), np.moveaxis(x, axis, 0), axes=1), 0, axis)
+        got = fwht(x, axis=axis, normalize=False)
+        assert got.shape == x.shape
+        assert rel_err(got, expected) <= 1e-12
+        assert rel_err(fwht(x, axis=axis - x.ndim, normalize=False), expected) <= 1e-12
+
+
+@pytest.mark.parametrize("log_d", [4, 10, 14, 18])
+def test_float32_error_bound(log_d):
+    d = 2**log_d
+    x64 = np.random.default_rng(2).standard_normal((3, d))
+    y32 = fwht(x64.astype(np.float32))
+    assert y32.dtype == np.float32
+    y64 = fwht(x64.astype(np.float32).astype(np.float64))
+    assert rel_err(y32, y64) <= 4 * log_d * 2.0**-24
+
+
+def test_involution_and_parseval(dtype):
+    x = np.random.default_rng(3).standard_normal((4, 256)).astype(dtype)
+    y = fwht(x)
+    tol = 1e-5 if dtype == "float32" else 1e-13
+    np.testing.assert_allclose(fwht(y), x, rtol=0, atol=tol * 10)
+    np.testing.assert_allclose(np.linalg.norm(y, axis=1), np.linalg.norm(x, axis=1), rtol=tol)
+
+
+@settings(max_examples=25, deadline=None)
+@given(log_d=st.integers(0, 11), batch=st.integers(1, 4), seed=st.integers(0, 2**31))
+def test_orthogonal_property(log_d, batch, seed):
+    rng = np.random.default_rng(seed)
+    x, y = rng.standard_normal((2, batch, 2**log_d))
+    np.testing.assert_allclose(np.sum(fwht(x) * fwht(y), axis=1), np.sum(x * y, axis=1), atol=1e-10)
+
+
+def test_integer_input_is_cast_and_not_modified():
+    x = np.arange(16)
+    x0 = x.copy()
+    y = fwht(x, normalize=False)
+    assert y.dtype == np.float64
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_allclose(y, hadamard(16) @ x0)
+
+
+def test_input_never_modified(dtype):
+    x = np.random.default_rng(4).standard_normal((3, 64)).astype(dtype)
+    x0 = x.copy()
+    fwht(x)
+    fwht(x.T, axis=0)
+    np.testing.assert_array_equal(x, x0)
+
+
+def test_out_argument_in_place_and_separate():
+    x = np.random.default_rng(5).standard_normal((3, 32))
+    expected = fwht(x)
+    out = np.empty_like(x)
+    assert fwht(x, out=out) is out
+    np.testing.assert_allclose(out, expected)
+    y = x.copy()
+    assert fwht(y, out=y) is y
+    np.testing.assert_allclose(y, expected)
+    with pytest.raises(ValueError, match="out"):
+        fwht(x, out=np.empty((3, 16)))
+    with pytest.raises(ValueError, match="out"):
+        fwht(x, out=np.empty((3, 32), dtype=np.float32))
+
+
+def test_non_contiguous_input():
+    x = np.random.default_rng(6).standard_normal((64, 8))[:, ::2]
+    np.testing.assert_allclose(fwht(x, axis=0, normalize=False), hadamard(64) @ x, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "bad, kwargs, exc, match",
+    [
+        (np.ones(12), {}, ValueError, r"power of two.*16"),
+        (np.float64(1.0), {}, ValueError, "at least 1 dimension"),
+        (np.ones(8, dtype=complex), {}, TypeError, "complex"),
+        (np.array(["a"] * 8), {}, TypeError, "numeric"),
+        (np.array([object()] * 8), {}, TypeError, "numeric"),
+        (np.ones((4, 8)), {"axis": 2}, ValueError, "axis"),
+        (np.ones((4, 8)), {"axis": -3}, ValueError, "axis"),
+        (np.ones((4, 8)), {"axis": 1.0}, TypeError, "axis"),
+        (np.ones(0), {}, ValueError, "empty"),
+        (np.array([1.0, np.nan]), {}, ValueError, "NaN"),
+        (np.array([1.0, np.inf]), {}, ValueError, "infinite"),
+    ],
+)
+def test_bad_input(bad, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        fwht(bad, **kwargs)

@@ -1,0 +1,91 @@
+import numpy as np
+import pytest
+from sklearn.random_projection import GaussianRandomProjection
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from lrla import SRHT, srht
+
+
+def test_shape_dtype_and_reproducibility(dtype):
+    A = np.random.default_rng(0).standard_normal((100, 7)).astype(dtype)
+    SA = srht(A, 40, random_state=3)
+    assert SA.shape == (40, 7) and SA.dtype == A.dtype
+    np.testing.assert_array_equal(SA, srht(A, 40, random_state=3))
+
+
+def test_full_sketch_is_an_isometry():
+    # m = n' keeps every mixed row: S is orthogonal, so (SA)^T SA = A^T A exactly.
+    A = np.random.default_rng(1).standard_normal((64, 5))
+    SA = srht(A, 64, random_state=0)
+    np.testing.assert_allclose(SA.T @ SA, A.T @ A, atol=1e-12)
+
+
+def test_gram_is_unbiased():
+    A = np.random.default_rng(2).standard_normal((50, 4))
+    grams = [srht(A, 16, random_state=s) for s in range(3000)]
+    mean_gram = np.mean([G.T @ G for G in grams], axis=0)
+    np.testing.assert_allclose(mean_gram, A.T @ A, rtol=0, atol=0.05 * np.abs(A.T @ A).max())
+
+
+def test_embeds_a_coherent_subspace():
+    n, k = 2048, 5
+    U = np.zeros((n, k))
+    U[np.arange(k), np.arange(k)] = 1.0
+    s = np.linalg.svd(srht(U, 512, random_state=0), compute_uv=False)
+    assert np.all(np.abs(s - 1) < 0.5)
+
+
+def test_input_not_modified():
+    A = np.random.default_rng(3).standard_normal((30, 3))
+    A0 = A.copy()
+    srht(A, 10, random_state=0)
+    np.testing.assert_array_equal(A, A0)
+
+
+@pytest.mark.parametrize(
+    "A, m, exc, match",
+    [
+        (np.ones((10, 3)), 0, ValueError, "sketch_size"),
+        (np.ones((10, 3)), 17, ValueError, "sketch_size"),
+        (np.ones((10, 3)), 2.0, TypeError, "sketch_size"),
+        (np.ones(10), 2, ValueError, "2-dimensional"),
+        (np.ones((0, 3)), 1, ValueError, "empty"),
+        (np.array([[1.0, np.nan]]), 1, ValueError, "NaN"),
+    ],
+)
+def test_srht_bad_input(A, m, exc, match):
+    with pytest.raises(exc, match=match):
+        srht(A, m)
+
+
+def test_transformer_norms_and_peer_parity():
+    X = np.random.default_rng(4).standard_normal((200, 1000))
+    Z = SRHT(512, random_state=0).fit_transform(X)
+    G = GaussianRandomProjection(512, random_state=0).fit_transform(X)
+    err_srht = np.abs(np.linalg.norm(Z, axis=1) / np.linalg.norm(X, axis=1) - 1).max()
+    err_gauss = np.abs(np.linalg.norm(G, axis=1) / np.linalg.norm(X, axis=1) - 1).max()
+    assert err_srht < 0.2 and err_gauss < 0.2
+
+
+def test_transformer_is_fixed_and_preserves_dtype(dtype):
+    X = np.random.default_rng(5).standard_normal((10, 20)).astype(dtype)
+    est = SRHT(8, random_state=0).fit(X)
+    Z = est.transform(X)
+    assert Z.dtype == X.dtype and Z.shape == (10, 8)
+    np.testing.assert_array_equal(Z, est.transform(X))
+    assert list(est.get_feature_names_out()) == [f"srht{i}" for i in range(8)]
+
+
+def test_transformer_bad_input():
+    with pytest.raises(ValueError, match="n_components"):
+        SRHT(64).fit(np.ones((3, 20)))
+    with pytest.raises(ValueError, match="n_components"):
+        SRHT(0).fit(np.ones((3, 20)))
+    est = SRHT(4).fit(np.ones((3, 20)))
+    with pytest.raises(ValueError, match="features"):
+        est.transform(np.ones((3, 21)))
+
+
+@parametrize_with_checks([SRHT(n_components=1, random_state=0)])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
