@@ -1,0 +1,166 @@
+"""Instances of the streaming family (re-exported by ``lrla.datasets``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._rng import check_random_state
+from .._validation import check_array, check_int, check_option, check_scalar
+
+__all__ = ["make_spiked_stream", "make_oja_hard_instance", "oja_hard_instance_oracle", "adversarial_order",
+           "ADVERSARIAL_ORDERS"]
+
+ADVERSARIAL_ORDERS = ("norm_ascending", "norm_descending", "spike_first", "spike_last")
+
+
+def _top_two(A):
+    w, V = np.linalg.eigh(A.T @ A)
+    return V[:, -1], float(w[-1]), float(w[-2])
+
+
+def make_spiked_stream(n, d, gap, n_heavy, *, heavy_mass=0.9, random_state=None):
+    """Rows of a spiked matrix with heavy rows, in uniformly random order.
+
+    ``n`` light rows ``sqrt(1/(gap n)) (g - (g^T v) v) + sqrt(1/n) xi v``
+    (``g ~ N(0, I_d)``, ``xi ~ N(0, 1)``), so that ``A^T A ~ v v^T + I/gap``
+    on the light part, plus ``n_heavy`` heavy rows of squared norm
+    ``heavy_mass / gap`` in random directions orthogonal to ``v``. The rows
+    are shuffled once (random order).
+
+    Parameters
+    ----------
+    n : int
+        Number of light rows (the stream has ``n + n_heavy`` rows).
+    d : int
+        Dimension, >= 2.
+    gap : float
+        Nominal ratio R = lambda_1/lambda_2 (> 1). The true ratio differs
+        (Marchenko-Pastur edge, heavy rows): it is returned.
+    n_heavy : int
+        Number of heavy rows h (>= 0).
+    heavy_mass : float, default 0.9
+        Squared norm of a heavy row in units of 1/gap.
+    random_state : None, int, Generator or RandomState
+
+    Returns
+    -------
+    rows : ndarray of shape (n + n_heavy, d)
+    v1 : ndarray of shape (d,)
+        Exact top eigenvector of ``rows.T @ rows`` (from ``eigh``).
+    gap : float
+        Exact ``lambda_1 / lambda_2`` of ``rows.T @ rows``.
+    """
+    n = check_int(n, "n", min_value=1)
+    d = check_int(d, "d", min_value=2)
+    gap = check_scalar(gap, "gap", low=1.0, low_inclusive=False)
+    h = check_int(n_heavy, "n_heavy", min_value=0)
+    heavy_mass = check_scalar(heavy_mass, "heavy_mass", low=0.0)
+    rng = check_random_state(random_state)
+    v = rng.standard_normal(d)
+    v /= np.linalg.norm(v)
+    G = rng.standard_normal((n, d))
+    G -= np.outer(G @ v, v)
+    light = G * np.sqrt(1.0 / (gap * n)) + np.outer(rng.standard_normal(n) * np.sqrt(1.0 / n), v)
+    H = rng.standard_normal((h, d))
+    H -= np.outer(H @ v, v)
+    if h:
+        H *= np.sqrt(heavy_mass / gap) / np.linalg.norm(H, axis=1, keepdims=True)
+    rows = np.vstack([light, H])[rng.permutation(n + h)]
+    v1, l1, l2 = _top_two(rows)
+    return rows, v1, l1 / l2
+
+
+def make_oja_hard_instance(d, gap, n_spike, *, rows_per_coordinate=64, random_state=None):
+    """Diagonal instance on which Oja's algorithm fails for every fixed learning rate.
+
+    ``v1 = e_1`` is carried by ``n_spike`` equal rows ``sqrt(1/n_spike) e_1``
+    (``lambda_1 = 1``); each other coordinate ``j`` gets
+    ``rows_per_coordinate`` rows ``sqrt(1/(gap c)) e_j`` (``lambda_j = 1/gap``).
+    With rate ``eta`` (``x = eta lambda_1``) Oja multiplies the first
+    coordinate by ``(1 + x/m)^m`` (polynomial in x) and every other by
+    ``(1 + x/(gap c))^c ~ e^{x/gap}`` (exponential), so with few spike rows
+    no rate lifts ``e_1`` above the ``sqrt(d)`` head start of the bulk. The
+    rows commute, so the order does not matter and
+    :func:`oja_hard_instance_oracle` gives Oja's output in closed form. This
+    is our reconstruction of the "simple instance" of Kacham & Woodruff
+    (2024), not a verified copy.
+
+    Returns
+    -------
+    rows : ndarray of shape (n_spike + (d - 1) * rows_per_coordinate, d)
+        Shuffled (random order).
+    v1 : ndarray of shape (d,)
+        ``e_1``.
+    gap : float
+        Exact ``lambda_1 / lambda_2``.
+    """
+    d = check_int(d, "d", min_value=2)
+    gap = check_scalar(gap, "gap", low=1.0, low_inclusive=False)
+    m = check_int(n_spike, "n_spike", min_value=1)
+    c = check_int(rows_per_coordinate, "rows_per_coordinate", min_value=1)
+    rng = check_random_state(random_state)
+    n = m + (d - 1) * c
+    rows = np.zeros((n, d))
+    rows[:m, 0] = np.sqrt(1.0 / m)
+    idx = np.arange(m, n)
+    rows[idx, 1 + (idx - m) // c] = np.sqrt(1.0 / (gap * c))
+    rows = rows[rng.permutation(n)]
+    v1 = np.zeros(d)
+    v1[0] = 1.0
+    return rows, v1, gap
+
+
+def oja_hard_instance_oracle(start, gap, n_spike, learning_rates, *, rows_per_coordinate=64):
+    """Closed-form |<z, e_1>| of Oja (fixed rate) on :func:`make_oja_hard_instance`.
+
+    Parameters
+    ----------
+    start : array_like of shape (d,)
+        Oja's initial vector.
+    gap, n_spike, rows_per_coordinate : as in :func:`make_oja_hard_instance`.
+    learning_rates : array_like
+        Rates eta (here ``x = eta``, since ``lambda_1 = 1``).
+
+    Returns
+    -------
+    ndarray
+        ``|z_1| / ||z||`` after the whole stream, one entry per rate.
+    """
+    g = check_array(start, "start", ndim=1, dtype=np.float64)
+    if g.size < 2:
+        raise ValueError("`start` must have length >= 2.")
+    gap = check_scalar(gap, "gap", low=1.0, low_inclusive=False)
+    m = check_int(n_spike, "n_spike", min_value=1)
+    c = check_int(rows_per_coordinate, "rows_per_coordinate", min_value=1)
+    eta = check_array(learning_rates, "learning_rates", ndim=(0, 1), dtype=np.float64).ravel()
+    # log-growth per coordinate; compare in logs so that large rates cannot overflow.
+    log_spike = m * np.log1p(eta / m)
+    log_bulk = c * np.log1p(eta / (gap * c))
+    a1 = np.log(abs(g[0])) + log_spike
+    ab = 0.5 * np.log(np.sum(g[1:] ** 2)) + log_bulk
+    return 1.0 / np.sqrt(1.0 + np.exp(2.0 * (ab - a1)))
+
+
+def adversarial_order(rows, kind, *, v1=None):
+    """The same rows in a bad fixed order (for the arbitrary-order claims and controls).
+
+    ``kind``: ``"norm_ascending"`` / ``"norm_descending"`` (sorted by row
+    norm), ``"spike_first"`` / ``"spike_last"`` (sorted by ``|<a, v1>| /
+    ||a||``, needs ``v1``). Returns a new array; ``rows`` is not modified.
+    """
+    A = check_array(rows, "rows", ndim=2)
+    check_option(kind, "kind", ADVERSARIAL_ORDERS)
+    norms = np.linalg.norm(A, axis=1)
+    if kind.startswith("norm"):
+        key = norms
+    else:
+        if v1 is None:
+            raise ValueError(f"`v1` is required for kind {kind!r}.")
+        v = check_array(v1, "v1", ndim=1)
+        if v.size != A.shape[1]:
+            raise ValueError(f"`v1` must have length {A.shape[1]}; got {v.size}.")
+        key = np.abs(A @ v) / np.where(norms > 0, norms, 1.0)
+    order = np.argsort(key, kind="stable")
+    if kind in ("norm_descending", "spike_first"):
+        order = order[::-1]
+    return A[order].copy()
