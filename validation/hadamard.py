@@ -46,7 +46,7 @@ DRIVE_HAAR_LIMIT = float(1 - 2 / np.pi)
 def _sweep(scale):
     if scale == "quick":
         return dict(exact_dims=[2**p for p in range(4, 13, 2)], mc_dims=[2**6, 2**8, 2**10], mc_values=2**20)
-    return dict(exact_dims=[2**p for p in range(4, 17)], mc_dims=[2**p for p in range(4, 13)], mc_values=2**22)
+    return dict(exact_dims=[2**p for p in range(4, 17)], mc_dims=[2**p for p in range(6, 13)], mc_values=2**22)
 
 
 def beta_cdf(d):
