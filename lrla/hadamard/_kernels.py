@@ -2,134 +2,336 @@
 
 All transforms are in natural (Sylvester) order, unnormalised unless a
 ``scale`` is passed, and work in place on C-contiguous float32/float64 rows.
-The plain-numpy references live in ``tests/hadamard/reference.py``.
+:func:`fwht_rows_numpy` is the plain-numpy reference the tests compare with
+(and the benchmark's NumPy baseline).
 
-Layout of :func:`fwht_inplace` (a 1-D vector of length n = 2^L):
+Layout of :func:`fwht_inplace` on a vector of length n = 2^L (the FFHT
+recursion of Andoni et al. 2015, written for LLVM's vectorisers):
 
-1. cache blocks of ``_BLOCK`` elements: inside each block, an unrolled
-   8-point transform (levels 0-2) followed by radix-2 levels up to the block
-   size, so every level after the first pass hits L1/L2;
-2. the outer levels (h >= block) in radix-4 passes (two levels per sweep over
-   memory), with one radix-2 pass if their number is odd. The scale is fused
-   into the last pass.
+1. **Register blocks** of 256 bytes (64 float32 / 32 float64 = eight AVX
+   registers): :func:`_register_block` is an LLVM-IR intrinsic that loads the
+   eight vectors, does the levels inside a vector with a lane shuffle and a
+   fused ``p + (+-1) * v`` per level (exact: the product by +-1 is exact and
+   the sum is rounded once, as in the plain butterfly), then the three levels
+   across the eight registers, and stores. Numba does not run LLVM's SLP
+   vectoriser, so these small levels cannot be vectorised from scalar code.
+2. **L1 blocks** of 16 KiB: the remaining levels up to the block size, in
+   radix-8 passes (three levels per load/store of the block; one radix-2/4
+   pass first when the count is not a multiple of three).
+3. **Outer levels** in radix-8 passes, scheduled depth first: as soon as the
+   last L1 block of a group of 8 (then 64, ...) blocks is done, the group is
+   merged, so a merge reads data that is still in L2/L3 (the recursion of
+   FFHT, done iteratively). A radix-2/4 remainder is merged at the lowest
+   tier, where data is still in cache. The scale is fused into the last pass.
+
+The radix-r passes read the r operands through r separate contiguous views
+(``x[i:i+h]``, ``x[i+h:i+2h]``, ...): with distinct views LLVM's loop
+vectoriser emits packed ``vaddps/vaddpd ymm`` code (guarded by a runtime
+overlap check), which it does not do for ``x[j]``/``x[j+h]`` on one array.
+No fastmath is needed: the butterflies are plain adds and subtracts.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core.extending import intrinsic
 
 from .._rng import counter_sign
 
-# 2^11 doubles = 16 KiB: one block plus its butterflies stay in a 32 KiB L1.
-_BLOCK = 2048
+# Vectors held in registers by one register block; 8 of the 16 AVX registers
+# leave room for the shuffled operands without spilling.
+_N_REGISTERS = 8
+# Bytes of one register block: 8 vectors of 32 bytes.
+_REGISTER_BLOCK_BYTES = 32 * _N_REGISTERS
+# Bytes of one L1 block (half of a 32 KiB L1d, so the block stays resident).
+_L1_BLOCK_BYTES = 16384
 
 
-@njit(cache=True, inline="always")
-def _wht8(x, i):
-    a0 = x[i] + x[i + 1]
-    a1 = x[i] - x[i + 1]
-    a2 = x[i + 2] + x[i + 3]
-    a3 = x[i + 2] - x[i + 3]
-    a4 = x[i + 4] + x[i + 5]
-    a5 = x[i + 4] - x[i + 5]
-    a6 = x[i + 6] + x[i + 7]
-    a7 = x[i + 6] - x[i + 7]
-    b0 = a0 + a2
-    b1 = a1 + a3
-    b2 = a0 - a2
-    b3 = a1 - a3
-    b4 = a4 + a6
-    b5 = a5 + a7
-    b6 = a4 - a6
-    b7 = a5 - a7
-    x[i] = b0 + b4
-    x[i + 1] = b1 + b5
-    x[i + 2] = b2 + b6
-    x[i + 3] = b3 + b7
-    x[i + 4] = b0 - b4
-    x[i + 5] = b1 - b5
-    x[i + 6] = b2 - b6
-    x[i + 7] = b3 - b7
+@intrinsic
+def _register_block(typingctx, x, start):
+    """Unnormalised WHT of ``x[start:start + 256 // itemsize]``, in AVX registers.
+
+    float32: 8 vectors of 8 lanes (6 levels); float64: 8 vectors of 4 lanes
+    (5 levels). ``x`` must be 1-D C-contiguous float32/float64 with at least
+    that many elements after ``start`` (the callers guarantee it).
+    """
+    if not (isinstance(x, types.Array) and x.ndim == 1 and x.layout == "C"
+            and x.dtype in (types.float32, types.float64)):
+        return None
+    if not isinstance(start, types.Integer):
+        return None
+    sig = types.void(x, start)
+
+    def codegen(context, builder, signature, args):
+        arrty, startty = signature.args
+        ary = context.make_array(arrty)(context, builder, args[0])
+        elt = context.get_value_type(arrty.dtype)
+        itemsize = 4 if arrty.dtype == types.float32 else 8
+        lanes = 32 // itemsize
+        vty = ir.VectorType(elt, lanes)
+        i64 = ir.IntType(64)
+        offset = context.cast(builder, args[1], startty, types.int64)
+        base = builder.gep(ary.data, [offset], inbounds=True, source_etype=elt)
+        ptrs = [
+            builder.bitcast(
+                builder.gep(base, [ir.Constant(i64, k * lanes)], inbounds=True, source_etype=elt),
+                vty.as_pointer(),
+            )
+            for k in range(_N_REGISTERS)
+        ]
+        v = [builder.load(p, align=itemsize, typ=vty) for p in ptrs]
+        undef = ir.Constant(vty, ir.Undefined)
+        # Levels inside a vector: lane k pairs with lane k ^ h; the result is
+        # v[k ^ h] + v[k] for the lower lane and v[k ^ h] - v[k] for the upper.
+        h = 1
+        while h < lanes:
+            partner = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [k ^ h for k in range(lanes)])
+            signs = ir.Constant(vty, [(-1.0 if k & h else 1.0) for k in range(lanes)])
+            for a in range(_N_REGISTERS):
+                swapped = builder.shuffle_vector(v[a], undef, partner)
+                signed = builder.fmul(v[a], signs, flags=("contract",))
+                v[a] = builder.fadd(swapped, signed, flags=("contract",))
+            h *= 2
+        # Levels across the eight registers: whole-vector butterflies.
+        h = 1
+        while h < _N_REGISTERS:
+            for a in range(_N_REGISTERS):
+                if a & h == 0:
+                    b = a + h
+                    v[a], v[b] = builder.fadd(v[a], v[b]), builder.fsub(v[a], v[b])
+            h *= 2
+        for a in range(_N_REGISTERS):
+            builder.store(v[a], ptrs[a], align=itemsize)
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
-@njit(cache=True, boundscheck=False, fastmath=False)
-def _levels_radix2(x, start, stop, h_first, h_last):
-    """Radix-2 levels h = h_first, 2 h_first, ..., h_last on x[start:stop]."""
-    h = h_first
-    while h <= h_last:
-        for i in range(start, stop, 2 * h):
-            for j in range(i, i + h):
-                a = x[j]
-                b = x[j + h]
-                x[j] = a + b
-                x[j + h] = a - b
-        h *= 2
+@intrinsic
+def _cast_like(typingctx, x, value):
+    """``value`` converted to the dtype of the array ``x`` (keeps float32 math in float32)."""
+    if not (isinstance(x, types.Array) and isinstance(value, (types.Float, types.Integer))):
+        return None
+    sig = x.dtype(x, value)
+
+    def codegen(context, builder, signature, args):
+        return context.cast(builder, args[1], signature.args[1], signature.return_type)
+
+    return sig, codegen
+
+
+@njit(cache=True, boundscheck=False)
+def _radix8(x, start, stop, h, scale, scaled):
+    """Levels h, 2h, 4h on x[start:stop] in one sweep; results times ``scale`` if ``scaled``."""
+    for i in range(start, stop, 8 * h):
+        v0 = x[i:i + h]
+        v1 = x[i + h:i + 2 * h]
+        v2 = x[i + 2 * h:i + 3 * h]
+        v3 = x[i + 3 * h:i + 4 * h]
+        v4 = x[i + 4 * h:i + 5 * h]
+        v5 = x[i + 5 * h:i + 6 * h]
+        v6 = x[i + 6 * h:i + 7 * h]
+        v7 = x[i + 7 * h:i + 8 * h]
+        # Two copies of the loop so that neither carries a branch or a multiply it does not need.
+        if scaled:
+            for j in range(h):
+                x0 = v0[j]
+                x1 = v1[j]
+                x2 = v2[j]
+                x3 = v3[j]
+                x4 = v4[j]
+                x5 = v5[j]
+                x6 = v6[j]
+                x7 = v7[j]
+                a0 = x0 + x1
+                a1 = x0 - x1
+                a2 = x2 + x3
+                a3 = x2 - x3
+                a4 = x4 + x5
+                a5 = x4 - x5
+                a6 = x6 + x7
+                a7 = x6 - x7
+                b0 = a0 + a2
+                b1 = a1 + a3
+                b2 = a0 - a2
+                b3 = a1 - a3
+                b4 = a4 + a6
+                b5 = a5 + a7
+                b6 = a4 - a6
+                b7 = a5 - a7
+                v0[j] = (b0 + b4) * scale
+                v1[j] = (b1 + b5) * scale
+                v2[j] = (b2 + b6) * scale
+                v3[j] = (b3 + b7) * scale
+                v4[j] = (b0 - b4) * scale
+                v5[j] = (b1 - b5) * scale
+                v6[j] = (b2 - b6) * scale
+                v7[j] = (b3 - b7) * scale
+        else:
+            for j in range(h):
+                x0 = v0[j]
+                x1 = v1[j]
+                x2 = v2[j]
+                x3 = v3[j]
+                x4 = v4[j]
+                x5 = v5[j]
+                x6 = v6[j]
+                x7 = v7[j]
+                a0 = x0 + x1
+                a1 = x0 - x1
+                a2 = x2 + x3
+                a3 = x2 - x3
+                a4 = x4 + x5
+                a5 = x4 - x5
+                a6 = x6 + x7
+                a7 = x6 - x7
+                b0 = a0 + a2
+                b1 = a1 + a3
+                b2 = a0 - a2
+                b3 = a1 - a3
+                b4 = a4 + a6
+                b5 = a5 + a7
+                b6 = a4 - a6
+                b7 = a5 - a7
+                v0[j] = b0 + b4
+                v1[j] = b1 + b5
+                v2[j] = b2 + b6
+                v3[j] = b3 + b7
+                v4[j] = b0 - b4
+                v5[j] = b1 - b5
+                v6[j] = b2 - b6
+                v7[j] = b3 - b7
+
+
+@njit(cache=True, boundscheck=False)
+def _radix4(x, start, stop, h, scale, scaled):
+    """Levels h, 2h on x[start:stop] in one sweep."""
+    for i in range(start, stop, 4 * h):
+        v0 = x[i:i + h]
+        v1 = x[i + h:i + 2 * h]
+        v2 = x[i + 2 * h:i + 3 * h]
+        v3 = x[i + 3 * h:i + 4 * h]
+        if scaled:
+            for j in range(h):
+                x0 = v0[j]
+                x1 = v1[j]
+                x2 = v2[j]
+                x3 = v3[j]
+                a0 = x0 + x1
+                a1 = x0 - x1
+                a2 = x2 + x3
+                a3 = x2 - x3
+                v0[j] = (a0 + a2) * scale
+                v1[j] = (a1 + a3) * scale
+                v2[j] = (a0 - a2) * scale
+                v3[j] = (a1 - a3) * scale
+        else:
+            for j in range(h):
+                x0 = v0[j]
+                x1 = v1[j]
+                x2 = v2[j]
+                x3 = v3[j]
+                a0 = x0 + x1
+                a1 = x0 - x1
+                a2 = x2 + x3
+                a3 = x2 - x3
+                v0[j] = a0 + a2
+                v1[j] = a1 + a3
+                v2[j] = a0 - a2
+                v3[j] = a1 - a3
+
+
+@njit(cache=True, boundscheck=False)
+def _radix2(x, start, stop, h, scale, scaled):
+    """Level h on x[start:stop]."""
+    for i in range(start, stop, 2 * h):
+        v0 = x[i:i + h]
+        v1 = x[i + h:i + 2 * h]
+        if scaled:
+            for j in range(h):
+                a = v0[j]
+                b = v1[j]
+                v0[j] = (a + b) * scale
+                v1[j] = (a - b) * scale
+        else:
+            for j in range(h):
+                a = v0[j]
+                b = v1[j]
+                v0[j] = a + b
+                v1[j] = a - b
+
+
+@njit(cache=True, boundscheck=False)
+def _radix_pass(x, start, stop, h, radix, scale, scaled):
+    if radix == 8:
+        _radix8(x, start, stop, h, scale, scaled)
+    elif radix == 4:
+        _radix4(x, start, stop, h, scale, scaled)
+    else:
+        _radix2(x, start, stop, h, scale, scaled)
+
+
+@njit(cache=True, boundscheck=False)
+def _log2(n):
+    k = 0
+    while (1 << k) < n:
+        k += 1
+    return k
+
+
+@njit(cache=True, boundscheck=False)
+def _block_levels(x, start, stop, h, size, scale, scaled):
+    """Levels h, 2h, ..., size/2 of every length-``size`` transform in x[start:stop].
+
+    The remainder (levels mod 3) goes first, as one radix-2/4 pass, then
+    radix-8 passes; ``scale`` (if ``scaled``) is fused into the last pass.
+    """
+    remainder = (_log2(size) - _log2(h)) % 3
+    if remainder:
+        radix = 1 << remainder
+        _radix_pass(x, start, stop, h, radix, scale, scaled and radix * h == size)
+        h *= radix
+    while h < size:
+        _radix_pass(x, start, stop, h, 8, scale, scaled and 8 * h == size)
+        h *= 8
 
 
 @njit(cache=True, boundscheck=False)
 def fwht_inplace(x, scale):
     """Unnormalised FWHT of the contiguous 1-D array ``x`` (length 2^L), times ``scale``."""
     n = x.shape[0]
-    if n == 1:
-        x[0] *= scale
+    s = _cast_like(x, scale)
+    reg = _REGISTER_BLOCK_BYTES // x.itemsize
+    if n < reg:  # fewer elements than one register block: plain radix-2 levels
+        h = 1
+        while h < n:
+            _radix2(x, 0, n, h, s, 2 * h == n)
+            h *= 2
+        if n == 1:
+            x[0] *= s
         return
-    if n < 8:
-        _levels_radix2(x, 0, n, 1, n // 2)
-        if scale != 1.0:
-            for j in range(n):
-                x[j] *= scale
-        return
-    block = min(n, _BLOCK)
+    block = min(n, _L1_BLOCK_BYTES // x.itemsize)
+    # Tiers above the L1 block: the lowest merges 2, 4 or 8 blocks (the
+    # remainder of the level count mod 3), every further tier 8 of the previous.
+    remainder = (_log2(n) - _log2(block)) % 3
+    first_tier = block << (remainder if remainder else 3)
     for start in range(0, n, block):
-        for i in range(start, start + block, 8):
-            _wht8(x, i)
-        if block > 8:
-            _levels_radix2(x, start, start + block, 8, block // 2)
-    # Outer levels: radix-4 sweeps (two levels per pass over memory).
-    h = block
-    apply_scale = scale != 1.0
-    while h < n:
-        if 4 * h <= n:
-            last = 4 * h == n
-            for i in range(0, n, 4 * h):
-                for j in range(i, i + h):
-                    a = x[j]
-                    b = x[j + h]
-                    c = x[j + 2 * h]
-                    d = x[j + 3 * h]
-                    s0 = a + b
-                    s1 = a - b
-                    s2 = c + d
-                    s3 = c - d
-                    if last and apply_scale:
-                        x[j] = (s0 + s2) * scale
-                        x[j + h] = (s1 + s3) * scale
-                        x[j + 2 * h] = (s0 - s2) * scale
-                        x[j + 3 * h] = (s1 - s3) * scale
-                    else:
-                        x[j] = s0 + s2
-                        x[j + h] = s1 + s3
-                        x[j + 2 * h] = s0 - s2
-                        x[j + 3 * h] = s1 - s3
-            if last:
-                return
-            h *= 4
-        else:  # one level left
-            for j in range(0, h):
-                a = x[j]
-                b = x[j + h]
-                if apply_scale:
-                    x[j] = (a + b) * scale
-                    x[j + h] = (a - b) * scale
-                else:
-                    x[j] = a + b
-                    x[j + h] = a - b
-            return
-    # n <= block: all levels were done inside the single block
-    if apply_scale:
-        for j in range(n):
-            x[j] *= scale
+        for i in range(start, start + block, reg):
+            _register_block(x, i)
+        if block > reg:
+            _block_levels(x, start, start + block, reg, block, s, block == n)
+        elif block == n:
+            for j in range(n):
+                x[j] *= s
+        end = start + block
+        size = first_tier
+        radix = first_tier // block
+        while size <= n and end % size == 0:
+            _radix_pass(x, end - size, end, size // radix, radix, s, size == n)
+            size *= 8
+            radix = 8
 
 
 @njit(cache=True, parallel=True, boundscheck=False)

@@ -1,0 +1,157 @@
+"""The Hadamard numba kernels against the plain-numpy reference and scipy.linalg.hadamard.
+
+Sizes cover every code path of :func:`fwht_inplace`: below one register block
+(d < 32/64), inside one L1 block, and 1, 2, 3 or more tiers of outer merges
+with a radix-2, -4 or -8 lowest tier (the L1 block is 2^11 float64 / 2^12
+float32 elements).
+"""
+
+import numpy as np
+import pytest
+from scipy.linalg import hadamard
+
+from lrla._rng import counter_sign
+from lrla.hadamard import _kernels
+
+SMALL_LOG_D = range(0, 15)  # 1 .. 2^14
+LARGE_LOG_D = [15, 16, 17, 18, 20]
+
+
+def float32_bound(d):
+    """Relative error allowed for float32: 4 log2(d) units of 2^-24 (at least one level)."""
+    return 4 * max(np.log2(d), 1) * 2.0**-24
+
+
+def rel_err(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return np.linalg.norm(a - b) / np.linalg.norm(b)
+
+
+def integer_vector(d, seed):
+    """Small integers: every partial sum is an integer below 2^24, so both dtypes are exact."""
+    return np.random.default_rng(seed).integers(-8, 9, size=d).astype(np.float64)
+
+
+@pytest.mark.parametrize("log_d", SMALL_LOG_D)
+def test_fwht_inplace_exact_on_integers(log_d, dtype):
+    d = 2**log_d
+    x = integer_vector(d, log_d)
+    y = x.astype(dtype)
+    assert _kernels.fwht_inplace(y, 1.0) is None  # in place, returns nothing
+    assert y.dtype == dtype
+    expected = _kernels.fwht_rows_numpy(x[None, :])[0]
+    np.testing.assert_array_equal(y, expected)
+    if log_d <= 11:  # the dense int64 matrix is 32 MiB at 2^11
+        np.testing.assert_array_equal(y, hadamard(d) @ x.astype(np.int64))
+
+
+@pytest.mark.parametrize("log_d", list(SMALL_LOG_D) + LARGE_LOG_D)
+def test_fwht_inplace_matches_reference_on_gaussian(log_d, dtype):
+    d = 2**log_d
+    x = np.random.default_rng(100 + log_d).standard_normal(d)
+    expected = _kernels.fwht_rows_numpy(x[None, :])[0]
+    scale = 1.0 / np.sqrt(d)
+    y = x.astype(dtype)
+    _kernels.fwht_inplace(y, scale)
+    bound = float32_bound(d) if dtype == "float32" else 4 * max(log_d, 1) * 2.0**-53
+    assert rel_err(y, scale * expected) <= bound
+
+
+@pytest.mark.parametrize("log_d", [3, 7, 11])
+def test_numpy_reference_matches_scipy(log_d):
+    d = 2**log_d
+    X = np.random.default_rng(log_d).standard_normal((3, d))
+    np.testing.assert_allclose(_kernels.fwht_rows_numpy(X), X @ hadamard(d).T, rtol=0, atol=1e-9 * np.sqrt(d))
+
+
+@pytest.mark.parametrize("log_d", [0, 5, 12, 14])
+def test_scale_is_fused_exactly_for_powers_of_two(log_d, dtype):
+    x = np.random.default_rng(7).standard_normal(2**log_d).astype(dtype)
+    unscaled, halved = x.copy(), x.copy()
+    _kernels.fwht_inplace(unscaled, 1.0)
+    _kernels.fwht_inplace(halved, np.float32(0.5) if dtype == "float32" else 0.5)
+    np.testing.assert_array_equal(halved, 0.5 * unscaled)
+
+
+def test_fwht_inplace_touches_only_its_view(dtype):
+    X = integer_vector(4 * 256, 1).reshape(4, 256).astype(dtype)
+    X0 = X.copy()
+    _kernels.fwht_inplace(X[2], 1.0)
+    np.testing.assert_array_equal(X[[0, 1, 3]], X0[[0, 1, 3]])
+    np.testing.assert_array_equal(X[2], hadamard(256) @ X0[2].astype(np.float64))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 8), (7, 64), (3, 1024), (2, 2**13), (64, 2**10)])
+def test_fwht_rows(shape, dtype):
+    X = np.random.default_rng(shape[1]).standard_normal(shape)
+    expected = _kernels.fwht_rows_numpy(X) / np.sqrt(shape[1])
+    Y = X.astype(dtype)
+    assert _kernels.fwht_rows(Y, 1.0 / np.sqrt(shape[1])) is None
+    bound = float32_bound(shape[1]) if dtype == "float32" else 1e-14 * max(np.log2(shape[1]), 1)
+    for row, ref in zip(Y, expected):
+        assert rel_err(row, ref) <= bound
+
+
+def signs_matrix(k, d, seed):
+    return np.where(np.random.default_rng(seed).random((k, d)) < 0.5, -1.0, 1.0)
+
+
+def rotate_reference(X, signs, scale):
+    Y = np.array(X, dtype=np.float64)
+    for s in signs:
+        Y = scale * _kernels.fwht_rows_numpy(Y * s)
+    return Y
+
+
+def tolerance(dtype, d, n_blocks):
+    return n_blocks * (float32_bound(d) if dtype == "float32" else 1e-14 * max(np.log2(d), 1))
+
+
+@pytest.mark.parametrize("n_rows, d, k", [(3, 1, 1), (4, 16, 2), (5, 512, 3), (2, 2**14, 2)])
+def test_rotate_and_unrotate_rows_shared(n_rows, d, k, dtype):
+    X = np.random.default_rng(d).standard_normal((n_rows, d))
+    signs = signs_matrix(k, d, d + 1)
+    scale = d**-0.5
+    Y = X.astype(dtype)
+    _kernels.rotate_rows_shared(Y, signs.astype(dtype), scale)
+    expected = rotate_reference(X, signs, scale)
+    for row, ref in zip(Y, expected):
+        assert rel_err(row, ref) <= tolerance(dtype, d, k)
+    # the transpose undoes the orthonormal rotation
+    _kernels.unrotate_rows_shared(Y, signs.astype(dtype), scale)
+    for row, ref in zip(Y, X):
+        assert rel_err(row, ref) <= 2 * tolerance(dtype, d, k)
+
+
+@pytest.mark.parametrize("n_rows, d, k", [(3, 8, 1), (4, 256, 2), (2, 2**13, 3)])
+def test_rotate_rows_fresh_matches_counter_signs(n_rows, d, k, dtype):
+    seed, row_offset = 12345, 7
+    X = np.random.default_rng(d).standard_normal((n_rows, d))
+    Y = X.astype(dtype)
+    _kernels.rotate_rows_fresh(Y, k, seed, row_offset, d**-0.5)
+    for r in range(n_rows):
+        base = (row_offset + r) * k
+        signs = np.array([[counter_sign(seed, (base + b) * d + j) for j in range(d)] for b in range(k)])
+        assert rel_err(Y[r], rotate_reference(X[r:r + 1], signs, d**-0.5)[0]) <= tolerance(dtype, d, k)
+
+
+def test_rotate_rows_fresh_is_chunking_invariant():
+    X = np.random.default_rng(0).standard_normal((10, 128))
+    whole = X.copy()
+    _kernels.rotate_rows_fresh(whole, 2, 99, 0, 128**-0.5)
+    tail = X[4:].copy()
+    _kernels.rotate_rows_fresh(tail, 2, 99, 4, 128**-0.5)
+    np.testing.assert_array_equal(tail, whole[4:])
+    # different rows get different signs: rows 0 and 1 of equal input differ
+    same = np.tile(X[:1], (2, 1))
+    _kernels.rotate_rows_fresh(same, 2, 99, 0, 128**-0.5)
+    assert not np.allclose(same[0], same[1])
+
+
+def test_float32_kernel_keeps_float32_arithmetic():
+    """A float64 scale must not promote the float32 transform (the result equals the float32-scale one)."""
+    x = np.random.default_rng(3).standard_normal(2**12).astype(np.float32)
+    a, b = x.copy(), x.copy()
+    _kernels.fwht_inplace(a, 2**-6)
+    _kernels.fwht_inplace(b, np.float32(2**-6))
+    np.testing.assert_array_equal(a, b)
