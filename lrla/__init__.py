@@ -11,6 +11,10 @@ Hadamard rotations (``lrla.hadamard``)
     srht                 subsampled randomized Hadamard row sketch S @ A
     SRHT                 scikit-learn transformer: fast Johnson-Lindenstrauss map
 
+Matrix completion (``lrla.completion``)
+    AltMinCompletion     robust alternating minimization (exact or inexact O(|Omega| k) half-steps)
+    complete_matrix      functional form: (rows, cols, values, shape, rank) -> (U, V)
+
 Instances with known ground truth: ``lrla.datasets``.
 Versions, BLAS and Numba threading for bug reports: ``lrla.show_versions()``.
 Warnings: ``lrla.ConvergenceWarning`` (scikit-learn's class).
@@ -23,5 +27,7 @@ from ._show_versions import show_versions
 from .exceptions import ConvergenceWarning
 from .hadamard import *  # noqa: F401,F403
 from .hadamard import __all__ as _hadamard_all
+from .completion import *  # noqa: F401,F403
+from .completion import __all__ as _completion_all
 
-__all__ = ["datasets", "show_versions", "ConvergenceWarning", *_hadamard_all]
+__all__ = ["datasets", "show_versions", "ConvergenceWarning", *_hadamard_all, *_completion_all]

@@ -1,0 +1,215 @@
+"""AltMinCompletion and complete_matrix: recovery, input forms, diagnostics, bad input."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+
+from lrla import AltMinCompletion, ConvergenceWarning, complete_matrix
+from lrla.datasets import make_low_rank, sample_entries
+
+
+@pytest.fixture(scope="module")
+def instance():
+    U, s, V = make_low_rank(120, 90, 3, condition=2.0, random_state=0)
+    rows, cols, vals = sample_entries(U, s, V, p=0.35, random_state=1)
+    M = (U * s) @ V.T
+    X = np.full(M.shape, np.nan)
+    X[rows, cols] = vals
+    return M, X, rows, cols, vals, (U, s, V)
+
+
+def rel_err(model_or_factors, M):
+    if isinstance(model_or_factors, tuple):
+        A, B = model_or_factors
+        return np.linalg.norm(A @ B.T - M) / np.linalg.norm(M)
+    return np.linalg.norm(model_or_factors.reconstruct() - M) / np.linalg.norm(M)
+
+
+@pytest.mark.parametrize("kw", [dict(solver="exact"), dict(), dict(inner="sketch"),
+                                dict(inner_steps=3, inner_tol=0.0)])
+def test_recovers_to_near_machine_precision(instance, kw):
+    M, X, *_ = instance
+    model = AltMinCompletion(3, random_state=0, **kw).fit(X)
+    assert rel_err(model, M) <= 1e-8
+    assert model.U_.shape == (120, 3) and model.V_.shape == (90, 3)
+    # Balanced factors: equal column norms on both sides.
+    np.testing.assert_allclose(np.linalg.norm(model.U_, axis=0), np.linalg.norm(model.V_, axis=0), rtol=1e-8)
+    np.testing.assert_allclose(model.singular_values_, instance[5][1], rtol=1e-7)
+
+
+def test_dense_and_sparse_inputs_agree(instance):
+    M, X, rows, cols, vals, _ = instance
+    dense = AltMinCompletion(3, random_state=0).fit(X)
+    for fmt in ("coo", "csr", "csc"):
+        S = sp.coo_array((vals, (rows, cols)), shape=M.shape).asformat(fmt)
+        sparse = AltMinCompletion(3, random_state=0).fit(S)
+        np.testing.assert_allclose(sparse.reconstruct(), dense.reconstruct(), atol=1e-12)
+    A, B = complete_matrix(rows, cols, vals, M.shape, 3, random_state=0)
+    np.testing.assert_allclose(A @ B.T, dense.reconstruct(), atol=1e-12)
+
+
+def test_sparse_explicit_zeros_are_observations():
+    U, s, V = make_low_rank(40, 30, 2, random_state=0)
+    M = (U * s) @ V.T
+    M[M.__abs__() < 0.02] = 0.0  # not low rank any more, only to exercise stored zeros
+    rows, cols = np.nonzero(np.random.default_rng(0).random(M.shape) < 0.5)
+    S = sp.coo_array((M[rows, cols], (rows, cols)), shape=M.shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = AltMinCompletion(2, random_state=0, n_iter=5).fit(S)
+    assert model.row_counts_.sum() == rows.size
+
+
+def test_same_seed_same_result_and_inputs_untouched(instance):
+    M, X, rows, cols, vals, _ = instance
+    X_copy, vals_copy, rows_copy = X.copy(), vals.copy(), rows.copy()
+    a = AltMinCompletion(3, inner="sketch", random_state=5).fit(X)
+    b = AltMinCompletion(3, inner="sketch", random_state=5).fit(X)
+    np.testing.assert_array_equal(a.U_, b.U_)
+    np.testing.assert_array_equal(a.V_, b.V_)
+    complete_matrix(rows, cols, vals, M.shape, 3, random_state=0)
+    np.testing.assert_array_equal(X, X_copy)
+    np.testing.assert_array_equal(vals, vals_copy)
+    np.testing.assert_array_equal(rows, rows_copy)
+
+
+def test_float32_preserved(instance):
+    M, X, *_ = instance
+    model = AltMinCompletion(3, random_state=0).fit(X.astype(np.float32))
+    assert model.U_.dtype == np.float32 and model.V_.dtype == np.float32
+    assert rel_err(model, M) <= 1e-5
+
+
+def test_predict_history_and_diagnostics(instance):
+    M, X, rows, cols, vals, truth = instance
+    model = AltMinCompletion(3, random_state=0).fit(X, true_matrix=truth)
+    i, j = np.array([0, 5, 119]), np.array([3, 0, 89])
+    np.testing.assert_allclose(model.predict(i, j), model.reconstruct()[i, j])
+    h = model.history_
+    assert set(h) == {"residual", "inner_steps", "incoherence", "error"}
+    assert len(h["residual"]) == model.n_iter_ == len(h["error"])
+    assert h["error"][-1] <= 1e-8 and h["residual"][-1] <= 1e-10
+    # The factor-based error equals the dense one.
+    dense = AltMinCompletion(3, random_state=0).fit(X, true_matrix=M)
+    np.testing.assert_allclose(dense.history_["error"], h["error"], rtol=1e-6, atol=1e-14)
+    np.testing.assert_array_equal(model.row_counts_, np.bincount(rows, minlength=120))
+    np.testing.assert_array_equal(model.col_counts_, np.bincount(cols, minlength=90))
+    assert 1.0 <= model.incoherence_ <= np.sqrt(90 / 3)
+
+
+def test_convergence_warning_on_iteration_cap(instance):
+    X = instance[1]
+    with pytest.warns(ConvergenceWarning, match="n_iter=2"):
+        AltMinCompletion(3, n_iter=2, random_state=0).fit(X)
+
+
+def test_undersampled_rows_warn():
+    U, s, V = make_low_rank(50, 40, 3, random_state=0)
+    M = (U * s) @ V.T
+    X = np.where(np.random.default_rng(0).random(M.shape) < 0.5, M, np.nan)
+    X[7, 2:] = np.nan  # row 7 keeps at most 2 < rank entries
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with pytest.warns(UserWarning, match="fewer than rank=3"):
+            model = AltMinCompletion(3, random_state=0, n_iter=20).fit(X)
+    assert np.all(np.isfinite(model.reconstruct()))
+
+
+def test_theory_faithful_options_run(instance):
+    M, X, *_ = instance
+    clipped = AltMinCompletion(3, clip_incoherence=3.0, random_state=0).fit(X)
+    assert rel_err(clipped, M) <= 1e-8
+    U, s, V = make_low_rank(100, 100, 2, random_state=0)
+    M2 = (U * s) @ V.T
+    X2 = np.where(np.random.default_rng(1).random(M2.shape) < 0.9, M2, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        split = AltMinCompletion(2, sample_split=True, n_iter=4, random_state=0).fit(X2)
+    assert rel_err(split, M2) < 0.1  # fresh ~9% samples per half-step: converging, not yet exact
+
+
+def test_get_params_and_clone():
+    est = AltMinCompletion(4, solver="exact", tol=1e-6, random_state=3)
+    assert est.get_params()["rank"] == 4 and est.get_params()["solver"] == "exact"
+    c = clone(est)
+    assert c.get_params() == est.get_params() and not hasattr(c, "U_")
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(rank=0), "rank"),
+        (dict(rank=90), "rank"),  # rank >= min(m, n)
+        (dict(rank=2.5), "rank"),
+        (dict(rank=3, solver="svd"), "solver"),
+        (dict(rank=3, inner="lsqr"), "inner"),
+        (dict(rank=3, n_iter=0), "n_iter"),
+        (dict(rank=3, tol=-1.0), "tol"),
+        (dict(rank=3, inner_steps=0), "inner_steps"),
+        (dict(rank=3, inner_tol=-0.1), "inner_tol"),
+        (dict(rank=3, clip_incoherence=0.5), "clip_incoherence"),
+        (dict(rank=3, sample_split="yes"), "sample_split"),
+        (dict(rank=3, random_state="seed"), "random_state"),
+    ],
+)
+def test_bad_parameters(instance, kwargs, match):
+    X = instance[1]
+    rank = kwargs.pop("rank")
+    with pytest.raises((ValueError, TypeError), match=match):
+        AltMinCompletion(rank, **kwargs).fit(X)
+
+
+def test_bad_inputs(instance):
+    M, X, rows, cols, vals, _ = instance
+    with pytest.raises(ValueError, match="all NaN"):
+        AltMinCompletion(2).fit(np.full((5, 4), np.nan))
+    with pytest.raises(ValueError, match="infinite"):
+        Y = X.copy()
+        Y[0, 0] = np.inf
+        AltMinCompletion(2).fit(Y)
+    with pytest.raises(ValueError, match="2-dimensional"):
+        AltMinCompletion(2).fit(np.ones(5))
+    with pytest.raises(ValueError, match="empty"):
+        AltMinCompletion(2).fit(np.ones((0, 4)))
+    with pytest.raises(ValueError, match="infinite"):
+        AltMinCompletion(2).fit(sp.coo_array(([np.inf, 1.0], ([0, 1], [0, 1])), shape=(5, 4)))
+    with pytest.raises(ValueError, match="duplicate"):
+        AltMinCompletion(2).fit(sp.coo_array(([1.0, 1.0, 2.0], ([0, 0, 1], [0, 0, 1])), shape=(5, 4)))
+    with pytest.raises(TypeError, match="real"):
+        AltMinCompletion(2).fit(X.astype(complex))
+    with pytest.raises(ValueError, match="true_matrix"):
+        AltMinCompletion(3).fit(X, true_matrix=np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="no observed entries"):
+        complete_matrix([], [], [], (5, 4), 2)
+    with pytest.raises(ValueError, match="same length"):
+        complete_matrix(rows, cols[:-1], vals, M.shape, 3)
+    with pytest.raises(ValueError, match="rows"):
+        complete_matrix(rows + 200, cols, vals, M.shape, 3)
+    with pytest.raises(ValueError, match="cols"):
+        complete_matrix(rows, cols - 100, vals, M.shape, 3)
+    with pytest.raises(TypeError, match="integer"):
+        complete_matrix(rows + 0.5, cols, vals, M.shape, 3)
+    with pytest.raises(ValueError, match="NaN"):
+        complete_matrix(rows, cols, np.where(np.arange(vals.size) == 3, np.nan, vals), M.shape, 3)
+    with pytest.raises(ValueError, match="infinite"):
+        complete_matrix(rows, cols, np.where(np.arange(vals.size) == 3, np.inf, vals), M.shape, 3)
+    with pytest.raises(ValueError, match="shape"):
+        complete_matrix(rows, cols, vals, (120,), 3)
+    with pytest.raises(ValueError, match="rank"):
+        complete_matrix(rows, cols, vals, M.shape, 90)
+
+
+def test_predict_checks(instance):
+    X = instance[1]
+    model = AltMinCompletion(3, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="rows"):
+        model.predict([120], [0])
+    with pytest.raises(ValueError, match="same length"):
+        model.predict([0, 1], [0])
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        AltMinCompletion(3).predict([0], [0])

@@ -1,0 +1,104 @@
+"""Kernels against their plain-numpy references (tests/completion/reference.py)."""
+
+import numpy as np
+import pytest
+
+from lrla.completion import _kernels
+from lrla.completion._observed import entries_from_arrays
+from lrla.completion.altmin import sketch_rows
+
+from . import reference
+
+
+@pytest.fixture(scope="module")
+def problem():
+    rng = np.random.default_rng(0)
+    m, n, k = 60, 40, 4
+    F = rng.standard_normal((n, k))
+    mask = rng.random((m, n)) < 0.4
+    rows, cols = np.nonzero(mask)
+    vals = rng.standard_normal(rows.size)
+    entries, _ = entries_from_arrays(rows, cols, vals, (m, n))
+    return entries, F
+
+
+def test_solve_exact_matches_lstsq(problem):
+    e, F = problem
+    out = np.empty((e.shape[0], F.shape[1]))
+    _kernels.solve_exact(e.row_indptr, e.row_idx, e.row_vals, F, out, 3)
+    np.testing.assert_allclose(out, reference.solve_lstsq(e.row_indptr, e.row_idx, e.row_vals, F), atol=1e-10)
+
+
+@pytest.mark.parametrize("n_chunks", [1, 7, 60])
+def test_solve_cg_converges_to_lstsq(problem, n_chunks):
+    e, F = problem
+    X = np.zeros((e.shape[0], F.shape[1]))
+    steps = np.zeros(e.shape[0], dtype=np.int64)
+    _kernels.solve_cg(e.row_indptr, e.row_idx, e.row_vals, F, X, 50, 1e-14, steps, n_chunks)
+    np.testing.assert_allclose(X, reference.solve_lstsq(e.row_indptr, e.row_idx, e.row_vals, F), atol=1e-9)
+    assert steps.max() <= 50 and steps.min() >= 1
+
+
+@pytest.mark.parametrize("n_steps", [1, 2, 3])
+def test_solve_cg_fixed_steps_matches_textbook_cg(problem, n_steps):
+    e, F = problem
+    X0 = np.random.default_rng(1).standard_normal((e.shape[0], F.shape[1]))
+    X = X0.copy()
+    steps = np.zeros(e.shape[0], dtype=np.int64)
+    _kernels.solve_cg(e.row_indptr, e.row_idx, e.row_vals, F, X, n_steps, 0.0, steps, 4)
+    ref = reference.cg_fixed_steps(e.row_indptr, e.row_idx, e.row_vals, F, X0, n_steps)
+    np.testing.assert_allclose(X, ref, atol=1e-10)
+    assert np.all(steps == n_steps)
+
+
+def test_solve_sketch_converges_to_lstsq(problem):
+    # Columns hold ~24 entries: more than the sketch size for k=2, so the CountSketch path is used.
+    e, F = problem
+    k = 2
+    F2 = np.ascontiguousarray(F[:, :k])
+    assert np.diff(e.col_indptr).max() > sketch_rows(k)
+    G = np.random.default_rng(2).standard_normal((e.shape[0], k))
+    X = np.zeros((e.shape[1], k))
+    steps = np.zeros(e.shape[1], dtype=np.int64)
+    _kernels.solve_sketch(e.col_indptr, e.col_idx, e.col_vals, G, X, sketch_rows(k), 50, 1e-14, 123, steps, 5)
+    np.testing.assert_allclose(X, reference.solve_lstsq(e.col_indptr, e.col_idx, e.col_vals, G), atol=1e-9)
+    del F2
+
+
+def test_solve_sketch_same_seed_same_result(problem):
+    e, F = problem
+    outs = []
+    for n_chunks in (1, 9):
+        X = np.zeros((e.shape[0], F.shape[1]))
+        steps = np.zeros(e.shape[0], dtype=np.int64)
+        _kernels.solve_sketch(e.row_indptr, e.row_idx, e.row_vals, F, X, sketch_rows(4), 2, 0.0, 7, steps, n_chunks)
+        outs.append(X)
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_underdetermined_and_empty_groups_are_bounded():
+    rng = np.random.default_rng(3)
+    F = rng.standard_normal((10, 4))
+    indptr = np.array([0, 2, 2, 6], dtype=np.int64)  # group 0: 2 < k entries; group 1: empty; group 2: 4
+    idx = np.array([0, 1, 2, 3, 4, 5], dtype=np.int64)
+    vals = rng.standard_normal(6)
+    out = np.empty((3, 4))
+    _kernels.solve_exact(indptr, idx, vals, F, out, 2)
+    assert np.all(np.isfinite(out))
+    np.testing.assert_array_equal(out[1], 0.0)
+    # The under-determined group still fits its two observations.
+    np.testing.assert_allclose(F[:2] @ out[0], vals[:2], atol=1e-8)
+    assert np.linalg.norm(out[0]) < 10 * np.linalg.norm(reference.solve_lstsq(indptr, idx, vals, F)[0])
+
+
+def test_residual_and_predict(problem):
+    e, _ = problem
+    rng = np.random.default_rng(4)
+    A = rng.standard_normal((e.shape[0], 3))
+    B = rng.standard_normal((e.shape[1], 3))
+    out = np.empty(e.n_observed)
+    _kernels.residual_on_omega(e.row_indptr, e.row_idx, e.row_vals, A, B, out)
+    np.testing.assert_allclose(out, reference.residual_on_omega(e.row_indptr, e.row_idx, e.row_vals, A, B))
+    pred = np.empty(e.n_observed)
+    _kernels.predict_entries(e.rows, e.cols, A, B, pred)
+    np.testing.assert_allclose(pred, np.einsum("ij,ij->i", A[e.rows], B[e.cols]))
