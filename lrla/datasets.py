@@ -200,3 +200,172 @@ def sample_entries(U, s, V, *, p=None, n_observed=None, random_state=None):
         sl = slice(start, start + chunk)
         values[sl] = np.einsum("ij,ij->i", Us[rows[sl]], V[cols[sl]])
     return rows, cols, values
+
+
+# --- concat -------------------------------------------------------------------
+
+BLOCK_FAMILIES = (
+    "gaussian",
+    "power_law",
+    "orthogonal",
+    "identical",
+    "shared_subspace",
+    "groups",
+    "low_rank_wide",
+    "slow_direction",
+)
+
+
+def make_block_family(kind, n_blocks=40, n_rows=64, width=4, *, rank=8, noise=0.05, n_groups=4,
+                      return_groups=False, random_state=None):
+    """A collection of ``n_blocks`` matrices of shape (n_rows, width) with known structure.
+
+    The families of the concatenated-SVD validation (Shamrai 2026):
+
+    - ``"gaussian"``: iid N(0, 1) entries (flat spectrum, the estimators' worst case);
+    - ``"power_law"``: Gaussian blocks scaled by ``(k + 1)**-1``;
+    - ``"orthogonal"``: mutually orthogonal column spaces (needs ``n_blocks * width <= n_rows``),
+      log-normal scales; the concatenation's spectrum is the union of the blocks';
+    - ``"identical"``: one Gaussian block repeated;
+    - ``"shared_subspace"``: ``U G_k + noise * E_k`` with one ``rank``-dimensional U;
+    - ``"groups"``: ``n_groups`` subspaces of dimension ``rank``, block k in group ``k % n_groups``,
+      log-normal scales, relative noise ``noise``;
+    - ``"low_rank_wide"``: blocks of rank ``rank`` plus ``1e-3`` noise (use ``width > rank``);
+    - ``"slow_direction"``: adversarial unit columns, ``width`` = 1: ``3 e_1`` then ``e_2, ...,
+      e_{rank+1}`` cycled; defeats ``IncrementalSVD(1, oversample=rank - 1)``, whose estimate
+      of the error tends to 1 while the true error tends to 0.
+
+    Parameters
+    ----------
+    kind : str
+        One of ``BLOCK_FAMILIES``.
+    n_blocks, n_rows, width : int
+    rank : int
+        Subspace dimension (shared_subspace, groups), block rank (low_rank_wide) or number of
+        slow directions (slow_direction).
+    noise : float
+        Relative noise level of shared_subspace and groups.
+    n_groups : int
+    return_groups : bool
+        Also return the ground-truth group of each block (zeros when the family has none).
+    random_state : None, int, Generator or RandomState
+
+    Returns
+    -------
+    blocks : list of ndarray of shape (n_rows, width)
+    groups : ndarray of int, only if ``return_groups``
+    """
+    check_option(kind, "kind", BLOCK_FAMILIES)
+    n_blocks = check_int(n_blocks, "n_blocks", min_value=1)
+    n_rows = check_int(n_rows, "n_rows", min_value=1)
+    width = check_int(width, "width", min_value=1)
+    rank = check_int(rank, "rank", min_value=1)
+    n_groups = check_int(n_groups, "n_groups", min_value=1)
+    if not (np.isfinite(noise) and noise >= 0):
+        raise ValueError(f"`noise` must be a finite number >= 0; got {noise!r}.")
+    rng = check_random_state(random_state)
+    groups = np.zeros(n_blocks, dtype=np.intp)
+
+    def gauss(*shape):
+        return rng.standard_normal(shape)
+
+    if kind == "gaussian":
+        blocks = [gauss(n_rows, width) for _ in range(n_blocks)]
+    elif kind == "power_law":
+        blocks = [gauss(n_rows, width) / (k + 1) for k in range(n_blocks)]
+    elif kind == "orthogonal":
+        if n_blocks * width > n_rows:
+            raise ValueError(
+                f"kind 'orthogonal' needs n_blocks * width <= n_rows; got {n_blocks} * {width} > {n_rows}."
+            )
+        Q = np.linalg.qr(gauss(n_rows, n_blocks * width))[0]
+        blocks = [Q[:, k * width:(k + 1) * width] @ gauss(width, width) * rng.lognormal() for k in range(n_blocks)]
+    elif kind == "identical":
+        A = gauss(n_rows, width)
+        blocks = [A.copy() for _ in range(n_blocks)]
+    elif kind in ("shared_subspace", "groups"):
+        if rank > n_rows:
+            raise ValueError(f"`rank` must be <= n_rows for kind {kind!r}; got {rank} > {n_rows}.")
+        n_sub = 1 if kind == "shared_subspace" else n_groups
+        bases = [np.linalg.qr(gauss(n_rows, rank))[0] for _ in range(n_sub)]
+        blocks = []
+        for k in range(n_blocks):
+            g = k % n_sub
+            groups[k] = g
+            signal = bases[g] @ gauss(rank, width) / np.sqrt(width)
+            A = signal + noise * np.linalg.norm(signal) / np.sqrt(n_rows * width) * gauss(n_rows, width)
+            blocks.append(A * (rng.lognormal() if kind == "groups" else 1.0))
+    elif kind == "low_rank_wide":
+        blocks = [gauss(n_rows, rank) @ gauss(rank, width) + 1e-3 * gauss(n_rows, width) for _ in range(n_blocks)]
+    else:  # slow_direction
+        if rank + 1 > n_rows:
+            raise ValueError(f"kind 'slow_direction' needs rank + 1 <= n_rows; got rank={rank}, n_rows={n_rows}.")
+        eye = np.eye(n_rows)
+        blocks = [3.0 * eye[:, :1]] + [eye[:, 1 + (k % rank)][:, None].copy() for k in range(n_blocks - 1)]
+        groups[1:] = 1 + np.arange(n_blocks - 1) % rank
+    return (blocks, groups) if return_groups else blocks
+
+
+def load_digits_blocks(width=8, *, return_classes=False):
+    """scikit-learn's digits split per class into 64 x ``width`` column blocks.
+
+    Each class c gives ``X_c^T`` (64 pixels x n_c images), cut into
+    consecutive chunks of ``width`` images (the remainder is dropped), so
+    blocks of one class share a low-dimensional subspace. Pixels are
+    scaled to [0, 1]. Shipped with scikit-learn: no download.
+
+    Returns
+    -------
+    blocks : list of ndarray of shape (64, width)
+    classes : ndarray of int, only if ``return_classes``
+    """
+    from sklearn.datasets import load_digits
+
+    width = check_int(width, "width", min_value=1, max_value=150)
+    X, y = load_digits(return_X_y=True)
+    blocks, classes = [], []
+    for c in range(10):
+        Xc = X[y == c].T / 16.0
+        for k in range(Xc.shape[1] // width):
+            blocks.append(np.ascontiguousarray(Xc[:, k * width:(k + 1) * width]))
+            classes.append(c)
+    classes = np.array(classes, dtype=np.intp)
+    return (blocks, classes) if return_classes else blocks
+
+
+def load_mlp_weight_blocks(width=8, *, hidden_layer_sizes=(64, 64, 64, 64), max_iter=50, random_state=0):
+    """Column blocks of the weight matrices of a small MLP trained on digits.
+
+    Trains ``sklearn.neural_network.MLPClassifier(hidden_layer_sizes, max_iter,
+    random_state)`` on the digits (pixels / 16; about a second on one core,
+    BLAS limited to one thread), then cuts every weight matrix with 64 rows
+    (``coefs_``, input and hidden layers) into column blocks of ``width``
+    (``width=1`` mirrors the paper's one-vector blocks of transformer weights).
+    Convergence warnings of the short training are silenced: the weights are
+    data, not a model to use.
+
+    Returns
+    -------
+    blocks : list of ndarray of shape (64, width)
+    """
+    import warnings
+
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning as _SkConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+    from threadpoolctl import threadpool_limits
+
+    width = check_int(width, "width", min_value=1, max_value=64)
+    hidden = tuple(check_int(h, "hidden_layer_sizes", min_value=1) for h in hidden_layer_sizes)
+    X, y = load_digits(return_X_y=True)
+    with warnings.catch_warnings(), threadpool_limits(1):
+        warnings.simplefilter("ignore", _SkConvergenceWarning)
+        clf = MLPClassifier(hidden_layer_sizes=hidden, max_iter=check_int(max_iter, "max_iter", min_value=1),
+                            batch_size=200, random_state=random_state).fit(X / 16.0, y)
+    blocks = []
+    for W in clf.coefs_:
+        if W.shape[0] != 64:
+            continue
+        for k in range(W.shape[1] // width):
+            blocks.append(np.ascontiguousarray(W[:, k * width:(k + 1) * width]))
+    return blocks
