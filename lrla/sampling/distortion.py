@@ -151,7 +151,7 @@ def lp_distortion(A, sample, p, *, method="auto", n_directions=2000, n_refine=10
     Examples
     --------
     >>> import numpy as np
-    >>> from lrla import lp_distortion, sensitivity_sample
+    >>> from lrla.sampling import lp_distortion, sensitivity_sample
     >>> A = np.random.default_rng(0).standard_normal((300, 3))
     >>> sample = sensitivity_sample(A, 1.0, 150, random_state=0)
     >>> dist = lp_distortion(A, sample, 1.0)

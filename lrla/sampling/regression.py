@@ -79,7 +79,7 @@ def lp_regression(A, b, p, *, sample=None, tol=1e-10):
     Examples
     --------
     >>> import numpy as np
-    >>> from lrla import lp_regression
+    >>> from lrla.sampling import lp_regression
     >>> A = np.column_stack([np.ones(5), np.arange(5.0)])
     >>> b = np.array([0.0, 1.0, 2.0, 30.0, 4.0])   # one outlier
     >>> np.round(lp_regression(A, b, 1), 6)

@@ -99,7 +99,7 @@ def sample_rows(A, scores, n_samples, *, p=2, replace=True, random_state=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from lrla import sample_rows
+    >>> from lrla.sampling import sample_rows
     >>> A = np.arange(12.0).reshape(6, 2)
     >>> s = sample_rows(A, np.ones(6), 3, p=1, random_state=0)
     >>> s.matrix.shape, s.weights.tolist()
@@ -198,7 +198,7 @@ def sensitivity_sample(A, p, n_samples, *, scheme="sensitivity", replace=False, 
     Examples
     --------
     >>> import numpy as np
-    >>> from lrla import sensitivity_sample
+    >>> from lrla.sampling import sensitivity_sample
     >>> A = np.random.default_rng(0).standard_normal((200, 3))
     >>> sample = sensitivity_sample(A, 1.0, 60, random_state=0)
     >>> sample.matrix.shape[1], 30 < sample.n_rows < 90

@@ -123,7 +123,7 @@ def leverage_scores(A, *, ridge=0.0, method="exact", epsilon=0.5, sketch_size=No
     Examples
     --------
     >>> import numpy as np
-    >>> from lrla import leverage_scores
+    >>> from lrla.sampling import leverage_scores
     >>> A = np.random.default_rng(0).standard_normal((2000, 8))
     >>> tau = leverage_scores(A)
     >>> round(float(tau.sum()), 6)
@@ -281,7 +281,7 @@ def lewis_weights(A, p, *, tol=1e-10, max_iter=200):
     Examples
     --------
     >>> import numpy as np
-    >>> from lrla import lewis_weights, leverage_scores
+    >>> from lrla.sampling import lewis_weights, leverage_scores
     >>> A = np.random.default_rng(0).standard_normal((500, 4))
     >>> w = lewis_weights(A, 1.0)
     >>> round(float(w.sum()), 8)
@@ -392,7 +392,7 @@ def lp_sensitivities(A, p, *, method="exact", return_witnesses=False, tol=1e-10,
     Examples
     --------
     >>> import numpy as np
-    >>> from lrla import lp_sensitivities, leverage_scores
+    >>> from lrla.sampling import lp_sensitivities, leverage_scores
     >>> A = np.random.default_rng(0).standard_normal((60, 3))
     >>> s = lp_sensitivities(A, 1.0)
     >>> bool(3**0.5 <= s.sum() <= 3)

@@ -1,6 +1,5 @@
 """Leverage scores, Lewis weights and l_p sensitivities against dense-algebra and cvxpy references."""
 
-import warnings
 
 import numpy as np
 import pytest
