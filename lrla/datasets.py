@@ -369,3 +369,75 @@ def load_mlp_weight_blocks(width=8, *, hidden_layer_sizes=(64, 64, 64, 64), max_
         for k in range(W.shape[1] // width):
             blocks.append(np.ascontiguousarray(W[:, k * width:(k + 1) * width]))
     return blocks
+
+
+# --- sampling -----------------------------------------------------------------
+
+
+def make_flat_matrix(d, *, kind="sign", n=None, random_state=None):
+    """Flat (incoherent) matrices, the minimum-sensitivity instances for p < 2.
+
+    ``kind="sign"``: all ``2**d`` sign vectors as rows (n = 2**d, ``n`` must be
+    None; d <= 16): by symmetry every row has the same l_p sensitivity and the
+    total sensitivity is Theta(d^{p/2}) (Khintchine), while any subspace
+    embedding needs >= d rows. ``kind="gaussian"``: ``n`` i.i.d. N(0, 1) rows
+    (total sensitivity about ``d^{p/2} / E|g|^p`` for n >> d).
+    """
+    d = check_int(d, "d", min_value=1)
+    check_option(kind, "kind", ("sign", "gaussian"))
+    if kind == "sign":
+        if n is not None:
+            raise ValueError("`n` is fixed to 2**d for kind='sign'; pass n=None.")
+        if d > 16:
+            raise ValueError(f"`d` must be <= 16 for kind='sign' (2**d rows); got {d}.")
+        codes = np.arange(2**d)[:, None] >> np.arange(d)[None, :]
+        return 1.0 - 2.0 * (codes & 1)
+    n = check_int(n, "n", min_value=d)
+    return check_random_state(random_state).standard_normal((n, d))
+
+
+def make_heavy_row_matrix(n, d, *, heavy_scale=10.0, n_heavy=None, random_state=None):
+    """Gaussian rows plus single heavy rows ``heavy_scale * e_j``: sweeps the total sensitivity at fixed d.
+
+    The first ``n_heavy`` rows (default d) are ``heavy_scale * e_{j mod d}``;
+    the other ``n - n_heavy`` rows are i.i.d. N(0, I_d). ``heavy_scale = 0``
+    gives a flat Gaussian matrix (total l_p sensitivity about d^{p/2}/E|g|^p);
+    as the scale grows each heavy row's sensitivity tends to 1 and the total
+    moves towards d (for p < 2). Uniform sampling must keep all heavy rows.
+    """
+    n = check_int(n, "n", min_value=1)
+    d = check_int(d, "d", min_value=1)
+    n_heavy = d if n_heavy is None else check_int(n_heavy, "n_heavy", min_value=0, max_value=n)
+    if n - n_heavy < d:
+        raise ValueError(f"need n - n_heavy >= d Gaussian rows; got n={n}, n_heavy={n_heavy}, d={d}.")
+    rng = check_random_state(random_state)
+    A = rng.standard_normal((n, d))
+    A[:n_heavy] = 0.0
+    A[np.arange(n_heavy), np.arange(n_heavy) % d] = float(heavy_scale)
+    return A
+
+
+def make_two_block_matrix(k, n_copies, n_gaussian, d_gaussian, *, random_state=None):
+    """Munteanu-Omlor-type instance ``diag([I_k; ...; I_k], G)`` (n_copies stacked identities, G Gaussian).
+
+    Total sensitivity about ``k + d_gaussian^{p/2} / E|g|^p``; plain sensitivity
+    sampling starves the Gaussian block, l2 augmentation fixes it.
+    """
+    k = check_int(k, "k", min_value=1)
+    n_copies = check_int(n_copies, "n_copies", min_value=1)
+    n_gaussian = check_int(n_gaussian, "n_gaussian", min_value=1)
+    d_gaussian = check_int(d_gaussian, "d_gaussian", min_value=1, max_value=n_gaussian)
+    rng = check_random_state(random_state)
+    A = np.zeros((k * n_copies + n_gaussian, k + d_gaussian))
+    A[: k * n_copies, :k] = np.tile(np.eye(k), (n_copies, 1))
+    A[k * n_copies:, k:] = rng.standard_normal((n_gaussian, d_gaussian))
+    return A
+
+
+def make_heavy_tailed_matrix(n, d, *, df=2.0, random_state=None):
+    """Rows with i.i.d. Student-t(df) entries: coherent, heavy-tailed leverage (uniform sampling fails)."""
+    n = check_int(n, "n", min_value=1)
+    d = check_int(d, "d", min_value=1)
+    if not (isinstance(df, (int, float, np.floating)) and df > 0):
+        raise ValueError(f"`df` must be a positive number; got {df!r}.")
+    return check_random_state(random_state).standard_t(df, size=(n, d))
