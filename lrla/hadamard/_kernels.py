@@ -334,55 +334,116 @@ def fwht_inplace(x, scale):
             radix = 8
 
 
-@njit(cache=True, parallel=True, boundscheck=False)
-def fwht_rows(X, scale):
-    """In-place FWHT of every row of the C-contiguous 2-D array ``X``."""
-    for r in prange(X.shape[0]):
+# A parallel region costs a thread wake-up (and a scheduler time slice when the
+# machine is oversubscribed), so small batches and single vectors run serially.
+_PARALLEL_MIN_ELEMENTS = 1 << 16
+
+
+@njit(cache=True, boundscheck=False)
+def _use_threads(X):
+    return X.shape[0] > 1 and X.shape[0] * X.shape[1] >= _PARALLEL_MIN_ELEMENTS
+
+
+@njit(cache=True, boundscheck=False)
+def _fwht_row_range(X, scale, lo, hi):
+    for r in range(lo, hi):
         fwht_inplace(X[r], scale)
 
 
 @njit(cache=True, parallel=True, boundscheck=False)
-def rotate_rows_shared(X, signs, scale):
-    """Rows of X <- (scale H D_k) ... (scale H D_1) row, with the same sign rows ``signs`` (k, n) for every row."""
-    k = signs.shape[0]
+def _fwht_rows_parallel(X, scale):
     for r in prange(X.shape[0]):
-        row = X[r]
-        for b in range(k):
-            s = signs[b]
-            for j in range(row.shape[0]):
-                row[j] *= s[j]
-            fwht_inplace(row, scale)
+        fwht_inplace(X[r], scale)
+
+
+@njit(cache=True, boundscheck=False)
+def fwht_rows(X, scale):
+    """In-place FWHT of every row of the C-contiguous 2-D array ``X`` (threads over rows for large batches)."""
+    if _use_threads(X):
+        _fwht_rows_parallel(X, scale)
+    else:
+        _fwht_row_range(X, scale, 0, X.shape[0])
+
+
+@njit(cache=True, boundscheck=False, inline="always")
+def _rotate_row_shared(row, signs, scale):
+    for b in range(signs.shape[0]):
+        s = signs[b]
+        for j in range(row.shape[0]):
+            row[j] *= s[j]
+        fwht_inplace(row, scale)
 
 
 @njit(cache=True, parallel=True, boundscheck=False)
+def _rotate_rows_shared_parallel(X, signs, scale):
+    for r in prange(X.shape[0]):
+        _rotate_row_shared(X[r], signs, scale)
+
+
+@njit(cache=True, boundscheck=False)
+def rotate_rows_shared(X, signs, scale):
+    """Rows of X <- (scale H D_k) ... (scale H D_1) row, with the same sign rows ``signs`` (k, n) for every row."""
+    if _use_threads(X):
+        _rotate_rows_shared_parallel(X, signs, scale)
+    else:
+        for r in range(X.shape[0]):
+            _rotate_row_shared(X[r], signs, scale)
+
+
+@njit(cache=True, boundscheck=False, inline="always")
+def _rotate_row_fresh(row, n_blocks, seed, global_row, scale):
+    n = row.shape[0]
+    base = global_row * n_blocks
+    for b in range(n_blocks):
+        counter0 = (base + b) * n
+        for j in range(n):
+            row[j] *= counter_sign(seed, counter0 + j)
+        fwht_inplace(row, scale)
+
+
+@njit(cache=True, parallel=True, boundscheck=False)
+def _rotate_rows_fresh_parallel(X, n_blocks, seed, row_offset, scale):
+    for r in prange(X.shape[0]):
+        _rotate_row_fresh(X[r], n_blocks, seed, row_offset + r, scale)
+
+
+@njit(cache=True, boundscheck=False)
 def rotate_rows_fresh(X, n_blocks, seed, row_offset, scale):
     """Like :func:`rotate_rows_shared`, with independent signs for each row.
 
     The sign of block b, coordinate j for global row r is a pure function of
     (seed, r, b, j), so the result does not depend on threads or chunking.
     """
-    n = X.shape[1]
-    for r in prange(X.shape[0]):
-        row = X[r]
-        base = (row_offset + r) * n_blocks
-        for b in range(n_blocks):
-            counter0 = (base + b) * n
-            for j in range(n):
-                row[j] *= counter_sign(seed, counter0 + j)
-            fwht_inplace(row, scale)
+    if _use_threads(X):
+        _rotate_rows_fresh_parallel(X, n_blocks, seed, row_offset, scale)
+    else:
+        for r in range(X.shape[0]):
+            _rotate_row_fresh(X[r], n_blocks, seed, row_offset + r, scale)
+
+
+@njit(cache=True, boundscheck=False, inline="always")
+def _unrotate_row_shared(row, signs, scale):
+    for b in range(signs.shape[0] - 1, -1, -1):
+        fwht_inplace(row, scale)
+        s = signs[b]
+        for j in range(row.shape[0]):
+            row[j] *= s[j]
 
 
 @njit(cache=True, parallel=True, boundscheck=False)
+def _unrotate_rows_shared_parallel(X, signs, scale):
+    for r in prange(X.shape[0]):
+        _unrotate_row_shared(X[r], signs, scale)
+
+
+@njit(cache=True, boundscheck=False)
 def unrotate_rows_shared(X, signs, scale):
     """Transpose of :func:`rotate_rows_shared`: rows <- (scale D_1 H) ... (scale D_k H) row."""
-    k = signs.shape[0]
-    for r in prange(X.shape[0]):
-        row = X[r]
-        for b in range(k - 1, -1, -1):
-            fwht_inplace(row, scale)
-            s = signs[b]
-            for j in range(row.shape[0]):
-                row[j] *= s[j]
+    if _use_threads(X):
+        _unrotate_rows_shared_parallel(X, signs, scale)
+    else:
+        for r in range(X.shape[0]):
+            _unrotate_row_shared(X[r], signs, scale)
 
 
 def fwht_rows_numpy(X):

@@ -107,7 +107,7 @@ def tolerance(dtype, d, n_blocks):
     return n_blocks * (float32_bound(d) if dtype == "float32" else 1e-14 * max(np.log2(d), 1))
 
 
-@pytest.mark.parametrize("n_rows, d, k", [(3, 1, 1), (4, 16, 2), (5, 512, 3), (2, 2**14, 2)])
+@pytest.mark.parametrize("n_rows, d, k", [(3, 1, 1), (4, 16, 2), (5, 512, 3), (2, 2**14, 2), (16, 2**12, 2)])
 def test_rotate_and_unrotate_rows_shared(n_rows, d, k, dtype):
     X = np.random.default_rng(d).standard_normal((n_rows, d))
     signs = signs_matrix(k, d, d + 1)
@@ -123,7 +123,7 @@ def test_rotate_and_unrotate_rows_shared(n_rows, d, k, dtype):
         assert rel_err(row, ref) <= 2 * tolerance(dtype, d, k)
 
 
-@pytest.mark.parametrize("n_rows, d, k", [(3, 8, 1), (4, 256, 2), (2, 2**13, 3)])
+@pytest.mark.parametrize("n_rows, d, k", [(3, 8, 1), (4, 256, 2), (2, 2**13, 3), (32, 2**11, 1)])
 def test_rotate_rows_fresh_matches_counter_signs(n_rows, d, k, dtype):
     seed, row_offset = 12345, 7
     X = np.random.default_rng(d).standard_normal((n_rows, d))
@@ -155,3 +155,26 @@ def test_float32_kernel_keeps_float32_arithmetic():
     _kernels.fwht_inplace(a, 2**-6)
     _kernels.fwht_inplace(b, np.float32(2**-6))
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("kernel", ["fwht_rows", "rotate_rows_shared", "rotate_rows_fresh", "unrotate_rows_shared"])
+def test_threaded_batches_equal_row_by_row(kernel):
+    """Large batches run on threads (prange), small ones serially: the results must be identical."""
+    X = np.random.default_rng(5).standard_normal((32, 2**12))
+    signs = signs_matrix(2, 2**12, 6)
+    scale = 2.0**-6
+
+    def run(A, offset):
+        if kernel == "fwht_rows":
+            _kernels.fwht_rows(A, scale)
+        elif kernel == "rotate_rows_fresh":
+            _kernels.rotate_rows_fresh(A, 2, 42, offset, scale)
+        else:
+            getattr(_kernels, kernel)(A, signs, scale)
+
+    batch = X.copy()
+    run(batch, 0)  # 2^17 elements: threaded
+    for r in range(X.shape[0]):
+        row = X[r:r + 1].copy()
+        run(row, r)  # one row: serial
+        np.testing.assert_array_equal(row[0], batch[r])
