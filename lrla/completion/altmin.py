@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import warnings
 
@@ -26,6 +28,21 @@ __all__ = ["AltMinCompletion", "complete_matrix"]
 ADAPTIVE_FACTOR = 0.05
 #: Floor of the adaptive inner tolerance (a few ulps of float64).
 _RTOL_FLOOR = 1e-15
+#: Below this many entry-flops (|Omega| k) per half-step a parallel region costs more than it saves
+#: (thread wake-up, and on a loaded machine waiting for a time slice), so the kernels run on one thread.
+PARALLEL_MIN_WORK = 2_000_000
+
+
+@contextlib.contextmanager
+def _kernel_threads(work):
+    """Run the Numba kernels on one thread when a half-step is too small to pay for a parallel region."""
+    before = numba.get_num_threads()
+    if work < PARALLEL_MIN_WORK and before > 1:
+        numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
 
 
 def incoherence(F):
@@ -306,37 +323,38 @@ class AltMinCompletion(BaseEstimator):
         history = {"residual": [], "inner_steps": [], "incoherence": []}
         if truth is not None:
             history["error"] = []
-        rel_res = 1.0
-        converged = False
-        for t in range(n_iter):
-            rtol = inner_tol if inner_tol is not None else max(ADAPTIVE_FACTOR * rel_res, _RTOL_FLOOR)
-            cols_side = parts[2 * t + 1] if parts else entries
-            rows_side = parts[2 * t + 2] if parts else entries
-            V_tilde, steps_v = half_step(cols_side.col_indptr, cols_side.col_idx, cols_side.col_vals, U, V_warm,
-                                         solver=self.solver, inner=self.inner, max_steps=max_steps, rtol=rtol,
-                                         rng=rng)
-            V, R = np.linalg.qr(V_tilde)
-            U_warm = U @ R.T
-            U_tilde, steps_u = half_step(rows_side.row_indptr, rows_side.row_idx, rows_side.row_vals, V, U_warm,
-                                         solver=self.solver, inner=self.inner, max_steps=max_steps, rtol=rtol,
-                                         rng=rng)
-            _kernels.residual_on_omega(entries.row_indptr, entries.row_idx, entries.row_vals, U_tilde, V, residual)
-            prev = rel_res
-            rel_res = float(np.linalg.norm(residual) / norm_obs)
-            U, R = np.linalg.qr(U_tilde)
-            V_warm = V @ R.T
-            history["residual"].append(rel_res)
-            history["inner_steps"].append(
-                0.0 if steps_v is None else 0.5 * (float(steps_v.mean()) + float(steps_u.mean())))
-            history["incoherence"].append(max(incoherence(U), incoherence(V)))
-            if truth is not None:
-                history["error"].append(relative_error(U_tilde, V, truth))
-            if self.verbose:
-                print(f"AltMin iteration {t + 1}: residual on Omega {rel_res:.3e}, "
-                      f"inner steps {history['inner_steps'][-1]:.2f}")
-            if rel_res <= tol or abs(prev - rel_res) <= tol * prev:
-                converged = True
-                break
+        solve = functools.partial(half_step, solver=self.solver, inner=self.inner, max_steps=max_steps, rng=rng)
+        with _kernel_threads(entries.n_observed * k):
+            rel_res = 1.0
+            converged = False
+            for t in range(n_iter):
+                rtol = inner_tol if inner_tol is not None else max(ADAPTIVE_FACTOR * rel_res, _RTOL_FLOOR)
+                cols_side = parts[2 * t + 1] if parts else entries
+                rows_side = parts[2 * t + 2] if parts else entries
+                V_tilde, steps_v = solve(cols_side.col_indptr, cols_side.col_idx, cols_side.col_vals, U, V_warm,
+                                         rtol=rtol)
+                V, R = np.linalg.qr(V_tilde)
+                U_warm = U @ R.T
+                U_tilde, steps_u = solve(rows_side.row_indptr, rows_side.row_idx, rows_side.row_vals, V, U_warm,
+                                         rtol=rtol)
+                _kernels.residual_on_omega(entries.row_indptr, entries.row_idx, entries.row_vals, U_tilde, V,
+                                           residual)
+                prev = rel_res
+                rel_res = float(np.linalg.norm(residual) / norm_obs)
+                U, R = np.linalg.qr(U_tilde)
+                V_warm = V @ R.T
+                history["residual"].append(rel_res)
+                history["inner_steps"].append(
+                    0.0 if steps_v is None else 0.5 * (float(steps_v.mean()) + float(steps_u.mean())))
+                history["incoherence"].append(max(incoherence(U), incoherence(V)))
+                if truth is not None:
+                    history["error"].append(relative_error(U_tilde, V, truth))
+                if self.verbose:
+                    print(f"AltMin iteration {t + 1}: residual on Omega {rel_res:.3e}, "
+                          f"inner steps {history['inner_steps'][-1]:.2f}")
+                if rel_res <= tol or abs(prev - rel_res) <= tol * prev:
+                    converged = True
+                    break
         if not converged:
             warnings.warn(
                 f"AltMinCompletion stopped after n_iter={n_iter} iterations with relative residual "
