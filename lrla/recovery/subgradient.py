@@ -255,7 +255,7 @@ class SubgradientRecovery(BaseEstimator):
             )
             growth = signal[:1]
         g_small = float(growth[-1]) if growth.size <= rank else float(growth[rank - 1])
-        escape_need = math.log(1.0 / init_scale) / g_small
+        escape_need = max(math.log(1.0 / init_scale), 0.0) / g_small
 
         if step is None:
             # as large as the budget rule asks, within the stability bound eta0 * g_1 < 1
@@ -271,7 +271,8 @@ class SubgradientRecovery(BaseEstimator):
                 stacklevel=2,
             )
         budget = eta0 / (1.0 - decay)
-        ratio = budget / escape_need
+        # init_scale >= 1 starts at the scale of X*: there is nothing to escape from
+        ratio = budget / escape_need if escape_need > 0 else math.inf
         if ratio < _BUDGET_MARGIN:
             warnings.warn(
                 f"step budget step_size/(1-decay) = {budget:.3g} is below the escape requirement "

@@ -1,0 +1,166 @@
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from lrla.datasets import make_sensing_problem
+from lrla.exceptions import ConvergenceWarning
+from lrla.recovery import GaussianSensing, RankOneSensing, SubgradientRecovery, subgradient_recovery
+
+from .reference import subgm_numpy
+
+
+@pytest.fixture(scope="module")
+def problem():
+    return make_sensing_problem(15, 2, 900, corruption=0.3, random_state=0)
+
+
+def rel_error(X, X_true):
+    return np.linalg.norm(X - X_true) / np.linalg.norm(X_true)
+
+
+@pytest.mark.parametrize("rank", [2, 6, 15])
+def test_defaults_recover_outlier_instance(problem, rank):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = SubgradientRecovery(rank, random_state=0).fit(problem.operator, problem.y, X_true=problem.X)
+    assert est.history_["error"][-1] < 1e-3 and rel_error(est.X_, problem.X) < 1e-3
+    assert est.budget_ratio_ >= 1.5
+    assert est.U_.shape == (15, rank) and est.V_ is est.U_
+
+
+def test_matches_numpy_reference_loop(problem):
+    op, y = problem.operator, problem.y
+    with pytest.warns(ConvergenceWarning, match="step budget"):
+        est = SubgradientRecovery(3, step_size=0.3, decay=0.98, n_iter=200, random_state=5).fit(op, y)
+    rng = np.random.default_rng(5)
+    rng.integers(0, 2, size=op.n_measurements)  # the noise-level probe's random signs
+    G = rng.standard_normal((15, 3))
+    U0 = est.alpha_ * G / np.linalg.norm(G, 2)
+    A_mat = np.stack([op.adjoint(np.eye(op.n_measurements)[i]).ravel() for i in range(op.n_measurements)])
+    U = subgm_numpy(A_mat, y, U0, 0.3, 0.98, 200)
+    np.testing.assert_allclose(est.U_, U, rtol=1e-8, atol=1e-12)
+
+
+def test_matrix_free_gives_same_iterates():
+    prob = make_sensing_problem(10, 1, 200, corruption=0.2, random_state=1)
+    free = GaussianSensing(10, 200, matrix_free=True, random_state=None)
+    free.seed = prob.operator.seed  # same matrices, stored vs regenerated
+    a = SubgradientRecovery(3, n_iter=300, random_state=0).fit(prob.operator, prob.y)
+    b = SubgradientRecovery(3, n_iter=300, random_state=0).fit(free, prob.y)
+    np.testing.assert_allclose(a.X_, b.X_, rtol=1e-7, atol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "rank-one"])
+def test_asymmetric_variant_recovers_rectangular_target(kind):
+    rng = np.random.default_rng(2)
+    L, R = rng.standard_normal((8, 2)), rng.standard_normal((12, 2))
+    X_true = L @ R.T / np.linalg.norm(L @ R.T)
+    if kind == "gaussian":
+        op = GaussianSensing((8, 12), 400, symmetric=False, random_state=3)
+    else:
+        op = RankOneSensing((8, 12), 400, random_state=3)
+    y = op(X_true)
+    y[rng.random(400) < 0.2] += 10.0 * rng.random()
+    # rank-one measurements are outside the Gaussian Sign-RIP theory: checked with the exact rank only
+    rank = 4 if kind == "gaussian" else 2
+    est = SubgradientRecovery(rank, symmetric=False, random_state=0).fit(op, y, X_true=X_true)
+    assert est.history_["error"][-1] < 1e-3
+    assert est.U_.shape == (8, rank) and est.V_.shape == (12, rank)
+
+
+def test_same_seed_same_result_and_inputs_untouched(problem):
+    y = problem.y.copy()
+    a = SubgradientRecovery(4, n_iter=100, random_state=7).fit(problem.operator, y)
+    np.testing.assert_array_equal(y, problem.y)
+    b = SubgradientRecovery(4, n_iter=100, random_state=7).fit(problem.operator, y)
+    np.testing.assert_array_equal(a.X_, b.X_)
+    c = SubgradientRecovery(4, n_iter=100, random_state=8).fit(problem.operator, y)
+    assert not np.array_equal(a.X_, c.X_)
+
+
+def test_functional_form_and_float32(problem):
+    X = subgradient_recovery(problem.operator, problem.y.astype(np.float32), 2, random_state=0)
+    assert X.dtype == np.float64 and rel_error(X, problem.X) < 1e-3
+
+
+def test_budget_rule_violation_warns_and_stalls(problem):
+    # the pitfall of the digest: a fast decay spends the step budget before the escape
+    with pytest.warns(ConvergenceWarning, match="step budget"):
+        est = SubgradientRecovery(2, step_size=0.05, decay=0.9, random_state=0).fit(
+            problem.operator, problem.y, X_true=problem.X
+        )
+    assert est.budget_ratio_ < 1 and est.history_["error"][-1] > 0.9
+
+
+def test_tol_stops_early_or_warns(problem):
+    est = SubgradientRecovery(2, tol=1e-4, random_state=0).fit(problem.operator, problem.y)
+    default = SubgradientRecovery(2, random_state=0).fit(problem.operator, problem.y)
+    assert est.n_iter_ < default.n_iter_
+    with pytest.warns(ConvergenceWarning, match="iteration cap"):
+        SubgradientRecovery(2, tol=1e-12, n_iter=50, random_state=0).fit(problem.operator, problem.y)
+
+
+def test_history_and_params(problem):
+    est = SubgradientRecovery(3, n_iter=40, random_state=0)
+    assert clone(est).get_params() == est.get_params()
+    est.fit(problem.operator, problem.y)
+    assert set(est.history_) == {"loss", "step", "update"} and est.n_iter_ == 40
+    np.testing.assert_allclose(est.history_["step"], est.step_size_ * est.decay_ ** np.arange(40))
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"rank": 0}, "rank"),
+        ({"rank": 16}, "rank"),
+        ({"rank": 2.5}, "rank"),
+        ({"rank": 2, "init_scale": 0.0}, "init_scale"),
+        ({"rank": 2, "init_scale": -1.0}, "init_scale"),
+        ({"rank": 2, "decay": 1.0}, "decay"),
+        ({"rank": 2, "decay": 0.0}, "decay"),
+        ({"rank": 2, "step_size": -0.1}, "step_size"),
+        ({"rank": 2, "n_iter": 0}, "n_iter"),
+        ({"rank": 2, "tol": 0.0}, "tol"),
+    ],
+)
+def test_bad_parameters(problem, params, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        SubgradientRecovery(**params).fit(problem.operator, problem.y)
+
+
+def test_bad_data(problem):
+    est = SubgradientRecovery(2)
+    with pytest.raises(ValueError, match="y"):
+        est.fit(problem.operator, problem.y[:-1])
+    y = problem.y.copy()
+    y[3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        est.fit(problem.operator, y)
+    with pytest.raises(ValueError, match="y"):
+        est.fit(problem.operator, np.zeros(problem.y.shape))
+    with pytest.raises(ValueError, match="square"):
+        est.fit(GaussianSensing((4, 5), 30, symmetric=False, random_state=0), np.ones(30))
+    with pytest.raises(TypeError, match="operator"):
+        est.fit(np.ones((900, 225)), problem.y)
+    with pytest.raises(ValueError, match="X_true"):
+        est.fit(problem.operator, problem.y, X_true=np.eye(3))
+
+
+def test_dataset_generator():
+    p = make_sensing_problem(12, 3, 500, corruption=0.4, outlier_sign="symmetric", random_state=0)
+    assert p.X.shape == (12, 12) and np.allclose(p.X, p.U @ p.U.T)
+    np.testing.assert_allclose(np.linalg.eigvalsh(p.X)[-3:], [0.5, 0.75, 1.0], atol=1e-12)
+    assert 0.3 < p.outliers.mean() < 0.5
+    clean = p.operator(p.X)
+    np.testing.assert_array_equal(p.y[~p.outliers], clean[~p.outliers])
+    assert np.all(p.y[p.outliers] != clean[p.outliers])
+    g = make_sensing_problem(12, 3, 500, noise="gaussian", noise_level=0.1, random_state=0)
+    assert 0.08 < np.std(g.y - g.operator(g.X)) < 0.12
+    with pytest.raises(ValueError, match="corruption"):
+        make_sensing_problem(12, 3, 500, corruption=1.0)
+    with pytest.raises(ValueError, match="noise"):
+        make_sensing_problem(12, 3, 500, noise="laplace")
+    with pytest.raises(ValueError, match="rank"):
+        make_sensing_problem(12, 13, 500)
