@@ -18,14 +18,19 @@ def _top_two(A):
     return V[:, -1], float(w[-1]), float(w[-2])
 
 
-def make_spiked_stream(n, d, gap, n_heavy, *, heavy_mass=0.9, random_state=None):
-    """Rows of a spiked matrix with heavy rows, in uniformly random order.
+def make_spiked_stream(n, d, gap, n_heavy, *, heavy_share=None, heavy_tilt=0.1, random_state=None):
+    """Rows of a spiked matrix, part of whose spike sits on a few heavy rows, in random order.
 
-    ``n`` light rows ``sqrt(1/(gap n)) (g - (g^T v) v) + sqrt(1/n) xi v``
-    (``g ~ N(0, I_d)``, ``xi ~ N(0, 1)``), so that ``A^T A ~ v v^T + I/gap``
-    on the light part, plus ``n_heavy`` heavy rows of squared norm
-    ``heavy_mass / gap`` in random directions orthogonal to ``v``. The rows
-    are shuffled once (random order).
+    ``A^T A ~ v v^T + (I - v v^T)/gap``. The bulk ``(I - v v^T)/gap`` and a
+    share ``1 - heavy_share`` of the spike are spread over ``n`` light rows
+    ``sqrt(1/(gap n)) (g - (g^T v) v) + sqrt((1 - heavy_share)/n) xi v``
+    (``g ~ N(0, I_d)``, ``xi ~ N(0, 1)``); the other ``heavy_share`` of the
+    spike is carried by ``n_heavy`` heavy rows
+    ``sqrt(heavy_share / n_heavy) (cos(t) v + sin(t) u_j)`` (``t = heavy_tilt``,
+    ``u_j`` random unit vectors orthogonal to ``v``). Uniform sampling of the
+    stream sees few of those rows, so an estimator that does not keep them
+    loses the spike; the tilt makes the top eigenvector depend on all of
+    them. The rows are shuffled once (random order).
 
     Parameters
     ----------
@@ -35,11 +40,13 @@ def make_spiked_stream(n, d, gap, n_heavy, *, heavy_mass=0.9, random_state=None)
         Dimension, >= 2.
     gap : float
         Nominal ratio R = lambda_1/lambda_2 (> 1). The true ratio differs
-        (Marchenko-Pastur edge, heavy rows): it is returned.
+        (Marchenko-Pastur edge, tilt): it is returned.
     n_heavy : int
         Number of heavy rows h (>= 0).
-    heavy_mass : float, default 0.9
-        Squared norm of a heavy row in units of 1/gap.
+    heavy_share : float in [0, 1], optional
+        Share of the spike on the heavy rows (default 1 if ``n_heavy > 0``, else 0).
+    heavy_tilt : float, default 0.1
+        Angle (radians) between a heavy row and ``v``.
     random_state : None, int, Generator or RandomState
 
     Returns
@@ -54,17 +61,20 @@ def make_spiked_stream(n, d, gap, n_heavy, *, heavy_mass=0.9, random_state=None)
     d = check_int(d, "d", min_value=2)
     gap = check_scalar(gap, "gap", low=1.0, low_inclusive=False)
     h = check_int(n_heavy, "n_heavy", min_value=0)
-    heavy_mass = check_scalar(heavy_mass, "heavy_mass", low=0.0)
+    share = (1.0 if h else 0.0) if heavy_share is None else check_scalar(heavy_share, "heavy_share", low=0.0, high=1.0)
+    if h == 0 and share > 0:
+        raise ValueError(f"`heavy_share` must be 0 when n_heavy=0; got {share}.")
+    tilt = check_scalar(heavy_tilt, "heavy_tilt", low=0.0, high=np.pi / 2)
     rng = check_random_state(random_state)
     v = rng.standard_normal(d)
     v /= np.linalg.norm(v)
     G = rng.standard_normal((n, d))
     G -= np.outer(G @ v, v)
-    light = G * np.sqrt(1.0 / (gap * n)) + np.outer(rng.standard_normal(n) * np.sqrt(1.0 / n), v)
-    H = rng.standard_normal((h, d))
-    H -= np.outer(H @ v, v)
-    if h:
-        H *= np.sqrt(heavy_mass / gap) / np.linalg.norm(H, axis=1, keepdims=True)
+    light = G * np.sqrt(1.0 / (gap * n)) + np.outer(rng.standard_normal(n) * np.sqrt((1.0 - share) / n), v)
+    U = rng.standard_normal((h, d))
+    U -= np.outer(U @ v, v)
+    U /= np.maximum(np.linalg.norm(U, axis=1, keepdims=True), np.finfo(float).tiny)
+    H = np.sqrt(share / h) * (np.cos(tilt) * v + np.sin(tilt) * U) if h else U
     rows = np.vstack([light, H])[rng.permutation(n + h)]
     v1, l1, l2 = _top_two(rows)
     return rows, v1, l1 / l2

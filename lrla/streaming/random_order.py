@@ -232,7 +232,14 @@ class RandomOrderTopEigenvector(BaseEstimator):
         self.heavy_rows_ = self._store[:need]
 
     def _finish_segment(self):
-        """Power step at a segment end: Y/q + H^T H Z, then orthonormalise."""
+        """Power step at a segment end, with a Rayleigh-Ritz step on the block.
+
+        The block ``B`` used during the segment holds the iterate (``k``
+        columns) and the top ``k`` directions of the stored heavy rows: a
+        heavy row seen after the iterate has lost every component along it
+        (a spike carried only by heavy rows is invisible to the light rows)
+        would otherwise never be picked up.
+        """
         if self._seg == 0:
             return
         start = self._bounds[self._seg - 1]
@@ -241,21 +248,41 @@ class RandomOrderTopEigenvector(BaseEstimator):
             return
         q = seg_rows / self._horizon() if not self._geometric else seg_rows / self.n_seen_
         H = self._store[: self._n_store]
-        M_Z = self._Y / q
+        B = self._Z
+        M_B = self._Y / q
         if self._n_store:
-            M_Z += H.T @ (H @ self._Z)
-        self._Y[:] = 0.0
+            # In random order the stored rows are a uniform sample of the heavy rows
+            # (all of them once the stream ends): scale by n/t for an unbiased estimate.
+            scale = 1.0 if self._geometric else self._n / self.n_seen_
+            M_B += scale * (H.T @ (H @ B))
         self.n_power_steps_ += 1
         final = (not self._geometric) and self.n_seen_ == self._n
-        if not np.any(M_Z):
+        if not np.any(M_B):
             if final and self._frob == 0.0:
                 raise ValueError("the stream is all zeros: its top eigenvector is undefined.")
-            return  # nothing seen along Z yet; keep the iterate
-        ritz = self._Z.T @ M_Z
-        self.eigenvalue_ = float(np.linalg.eigvalsh(0.5 * (ritz + ritz.T))[-1])
-        U, _, _ = np.linalg.svd(M_Z, full_matrices=False)
-        v = U[:, 0].copy()
+            self._Y = np.zeros_like(self._Y)
+            return  # nothing seen along the block yet; keep it
+        k = self._k
+        T = B.T @ M_B
+        w, W = np.linalg.eigh(0.5 * (T + T.T))
+        W = W[:, ::-1][:, :k]
+        self.eigenvalue_ = float(w[-1])
+        P = M_B @ W  # one power step past the top-k Ritz vectors
+        v = P[:, 0] / np.linalg.norm(P[:, 0]) if np.any(P[:, 0]) else B @ W[:, 0]
+        v = v / np.linalg.norm(v)
         v *= 1.0 if v[np.argmax(np.abs(v))] >= 0 else -1.0
         self.vector_ = v
-        Q, _ = np.linalg.qr(M_Z)
-        self._Z = np.ascontiguousarray(Q)
+        self._Z = np.ascontiguousarray(self._augment(P, H))
+        self._Y = np.zeros_like(self._Z)
+
+    def _augment(self, P, H):
+        """Orthonormal block spanning the new iterate and the top directions of the stored rows."""
+        cols = [P]
+        if H.shape[0]:
+            _, _, Vt = np.linalg.svd(H, full_matrices=False)
+            cols.append(Vt[: self._k].T)
+        Q, R = np.linalg.qr(np.hstack(cols))
+        diag = np.abs(np.diag(R))
+        keep = diag > 1e-10 * max(diag.max(), np.finfo(float).tiny)
+        keep[0] = True
+        return Q[:, keep]
