@@ -109,9 +109,19 @@ def test_public_names_importable():
 
 
 def test_import_does_not_compile():
-    code = "import time; t = time.perf_counter(); import lrla; print(time.perf_counter() - t)"
-    seconds = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
-    assert seconds < 5.0
+    # No Numba dispatcher may be compiled (or loaded from cache) by ``import lrla`` itself.
+    code = """
+import sys, lrla
+from numba.core.registry import CPUDispatcher
+compiled = [f"{m}.{n}" for m, mod in list(sys.modules.items()) if m.startswith("lrla")
+            for n, obj in vars(mod).items() if isinstance(obj, CPUDispatcher) and obj.signatures]
+kernels = sum(isinstance(o, CPUDispatcher) for m, mod in list(sys.modules.items()) if m.startswith("lrla")
+              for o in vars(mod).values())
+print(kernels, compiled)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(" ", 1)
+    assert int(out[0]) > 0  # the check sees the kernels
+    assert out[1].strip() == "[]"
 
 
 def test_readme_example_runs():

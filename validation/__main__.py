@@ -2,12 +2,15 @@
 
     python -m validation list [-k PATTERN]
     python -m validation run [--quick | --full] [-k PATTERN] [--seed N] [--out DIR] [--no-figures]
+    python -m validation index REPORT.json
 
 ``run`` prints the claims table, writes ``report.json`` and ``report.md`` into
 ``--out`` (default ``validation-output/``) and one figure per claim. Quick runs
 put figures in ``<out>/figures``; full runs regenerate the committed
 ``figures/`` directory (with its ``README.md`` index) unless ``--out`` is given.
-The exit status is 1 when any claim fails.
+``index`` copies the figures of a run written elsewhere (``--out``) into
+``figures/`` and merges its verdicts into ``figures/README.md``. The exit
+status of ``run`` is 1 when any claim fails.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .core import load_all, registry, run_claims, summary_table, write_figure_index, write_report
+from .core import index_from_report, load_all, registry, run_claims, summary_table, write_figure_index, write_report
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,11 +38,17 @@ def _parser():
     p_run.add_argument("--seed", type=int, default=0, help="base seed (default 0, the one CI uses)")
     p_run.add_argument("--out", type=Path, default=None, help="output directory (default validation-output/)")
     p_run.add_argument("--no-figures", action="store_true", help="skip the figures")
+    p_index = sub.add_parser("index", help="merge a report's figures and verdicts into figures/")
+    p_index.add_argument("report", type=Path, help="report.json of a run with figures")
     return parser
 
 
 def main(argv=None):
     args = _parser().parse_args(argv)
+    if args.command == "index":
+        index_from_report(args.report, REPO_ROOT / "figures")
+        print(f"updated {REPO_ROOT / 'figures' / 'README.md'}")
+        return 0
     load_all()
     claims = registry(args.pattern)
     if args.command == "list":
