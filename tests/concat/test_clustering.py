@@ -1,0 +1,158 @@
+import numpy as np
+import pytest
+
+from lrla.concat import ErrorConstrainedClustering, captured_energy, cluster_matrices, compression_ratio
+from lrla.concat.clustering import _greedy, _SeedCertificate
+from lrla.datasets import load_digits_blocks, load_mlp_weight_blocks, make_block_family
+
+METHODS = ("max_norm", "residuals", "approximate")
+ORDERS = ("norm", "residual")
+
+
+def true_error(blocks, members, rank):
+    sub = [blocks[j] for j in members]
+    N = sum(float(np.vdot(A, A)) for A in sub)
+    return np.sqrt(max(0.0, N - captured_energy(sub, rank)) / N)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("eps", [0.02, 0.2])
+def test_partition_and_constraint(method, order, eps):
+    blocks = make_block_family("groups", 30, 24, 2, rank=4, n_groups=3, random_state=0)
+    model = ErrorConstrainedClustering(6, eps, method=method, order=order).fit(blocks)
+    labels = model.labels_
+    assert labels.shape == (30,) and set(labels) == set(range(model.n_clusters_))
+    members = np.sort(np.concatenate(model.clusters_))
+    np.testing.assert_array_equal(members, np.arange(30))
+    for c, idx in enumerate(model.clusters_):
+        np.testing.assert_array_equal(np.sort(idx), np.flatnonzero(labels == c))
+        if len(idx) > 1:
+            err = true_error(blocks, idx, 6)
+            assert err <= eps * (1 + 1e-9)
+            assert model.errors_[c] == pytest.approx(err, abs=1e-7)
+            assert model.errors_[c] <= model.certified_errors_[c] + 1e-7 <= eps + 1e-7
+    np.testing.assert_array_equal(cluster_matrices(blocks, 6, eps, method=method, order=order), labels)
+
+
+def test_residual_order_recovers_groups():
+    rng = np.random.default_rng(1)
+    bases = [np.linalg.qr(rng.standard_normal((30, 4)))[0] for _ in range(4)]
+    groups = np.arange(40) % 4
+    blocks = [bases[g] @ rng.standard_normal((4, 3)) for g in groups]
+    for method in ("approximate", "residuals"):
+        labels = cluster_matrices(blocks, 4, 0.01, method=method, order="residual")
+        if method == "approximate":  # greedy, not optimal: the absolute-residual order can close a cluster early
+            assert np.unique(labels).size <= 8
+        for c in np.unique(labels):  # never mixes groups: one foreign block costs >> 1% error
+            assert np.unique(groups[labels == c]).size == 1
+
+
+def test_max_norm_vectorised_matches_loop():
+    blocks = make_block_family("power_law", 40, 20, 2, random_state=2)
+    for eps in (0.05, 0.3):
+        fast = _greedy(blocks, 4, eps, method="max_norm", order="norm", patience=10)[0]
+        slow = _greedy(blocks, 4, eps, method="max_norm", order="norm", patience=10, certificate=_SeedCertificate)[0]
+        assert [list(c) for c in fast] == [list(c) for c in slow]
+
+
+def test_max_norm_equal_norms_no_merge():
+    A = np.random.default_rng(0).standard_normal((16, 4))
+    labels = cluster_matrices([A] * 10, 4, 0.5, method="max_norm", patience=None)
+    assert np.unique(labels).size == 10  # floor(eps^2/(1-eps^2)) = 0 extra blocks
+    labels = cluster_matrices([A] * 10, 4, 0.5, method="approximate", patience=None)
+    assert np.unique(labels).size == 1
+
+
+def test_whole_seed_emitted():
+    # d = 1 < r: seeds hold several blocks; the paper's code dropped them when nothing could be added
+    blocks = make_block_family("orthogonal", 12, 24, 1, random_state=0)
+    for method in METHODS:
+        labels = cluster_matrices(blocks, 3, 0.01, method=method, patience=2)
+        assert labels.shape == (12,) and labels.min() == 0
+        assert np.bincount(labels).sum() == 12
+
+
+def test_patience():
+    blocks = make_block_family("orthogonal", 8, 16, 2, random_state=0)  # nothing merges beyond seeds
+    model = ErrorConstrainedClustering(2, 0.01, method="residuals", patience=1).fit(blocks)
+    assert model.n_clusters_ == 8 and model.compression_ratio_ == 1.0
+
+
+def test_minimal_rank():
+    blocks = load_digits_blocks(8)[::4]
+    fixed = ErrorConstrainedClustering(16, 0.2, order="residual").fit(blocks)
+    small = ErrorConstrainedClustering(16, 0.2, order="residual", minimal_rank=True).fit(blocks)
+    np.testing.assert_array_equal(fixed.labels_, small.labels_)
+    assert np.all(small.ranks_ <= 16) and np.any(small.ranks_ < 16)
+    assert small.compression_ratio_ >= fixed.compression_ratio_
+    for c, idx in enumerate(small.clusters_):
+        if len(idx) > 1:
+            assert true_error(blocks, idx, int(small.ranks_[c])) <= 0.2 * (1 + 1e-9)
+
+
+def test_container_types_deterministic_and_untouched():
+    arr = np.stack(make_block_family("groups", 20, 16, 2, rank=3, random_state=3))
+    copy = arr.copy()
+    ref = cluster_matrices(arr, 4, 0.1, order="residual")
+    np.testing.assert_array_equal(cluster_matrices(list(arr), 4, 0.1, order="residual"), ref)
+    np.testing.assert_array_equal(cluster_matrices(tuple(arr), 4, 0.1, order="residual"), ref)
+    np.testing.assert_array_equal(cluster_matrices(arr.astype(np.float32), 4, 0.1, order="residual"), ref)
+    np.testing.assert_array_equal(arr, copy)
+
+
+def test_compression_ratio():
+    blocks = [np.ones((10, 2))] * 4
+    assert compression_ratio(blocks, [0, 1, 2, 3], 1) == 1.0
+    assert compression_ratio(blocks, [0, 0, 1, 1], 1) == pytest.approx(80 / (2 * 14))
+    assert compression_ratio(blocks, [0, 0, 1, 1], [1, 2]) == pytest.approx(80 / (14 + 28))
+    assert compression_ratio(blocks, [0, 0, 0, 0], 9) == 1.0  # no gain: stored as it is
+    with pytest.raises(ValueError, match="labels"):
+        compression_ratio(blocks, [0, 1], 1)
+    with pytest.raises(ValueError, match="rank"):
+        compression_ratio(blocks, [0, 0, 1, 1], [1, 2, 3])
+
+
+@pytest.mark.parametrize("kw, match", [(dict(eps=0.0), "eps"), (dict(eps=1.0), "eps"), (dict(eps=1.5), "eps"),
+                                       (dict(eps=np.nan), "eps"), (dict(rank=0), "rank"), (dict(method="kmeans"), "method"),
+                                       (dict(order="random"), "order"), (dict(patience=0), "patience"),
+                                       (dict(oversample=-1), "oversample")])
+def test_bad_parameters(kw, match):
+    blocks = [np.ones((4, 1)), np.eye(4)[:, :1]]
+    params = dict(rank=1, eps=0.1) | kw
+    with pytest.raises(ValueError, match=match):
+        cluster_matrices(blocks, **params)
+    with pytest.raises(ValueError, match=match):
+        ErrorConstrainedClustering(**params).fit(blocks)
+
+
+def test_bad_blocks():
+    with pytest.raises(ValueError, match="same number of rows"):
+        cluster_matrices([np.ones((4, 1)), np.ones((3, 1))], 1, 0.1)
+    with pytest.raises(ValueError, match="at least one"):
+        cluster_matrices([], 1, 0.1)
+    with pytest.raises(ValueError, match="NaN"):
+        cluster_matrices([np.ones((2, 1)), np.array([[np.nan], [0.0]])], 1, 0.1)
+    with pytest.raises(ValueError, match="X"):
+        ErrorConstrainedClustering(1, 0.1).fit(np.ones((3, 3)))
+
+
+def test_estimator_params():
+    est = ErrorConstrainedClustering(rank=4, eps=0.1, method="residuals")
+    assert est.get_params()["method"] == "residuals"
+    assert est.set_params(eps=0.2).eps == 0.2
+    labels = est.fit_predict(make_block_family("gaussian", 6, 8, 2, random_state=0))
+    assert labels.shape == (6,)
+
+
+def test_datasets():
+    b, c = load_digits_blocks(8, return_classes=True)
+    assert len(b) == len(c) == 219 and b[0].shape == (64, 8) and set(c) == set(range(10))
+    w = load_mlp_weight_blocks(16, hidden_layer_sizes=(64, 64), max_iter=5)
+    assert all(x.shape == (64, 16) for x in w) and len(w) == 8
+    a = make_block_family("groups", 5, 10, 2, random_state=0)
+    np.testing.assert_array_equal(a[3], make_block_family("groups", 5, 10, 2, random_state=0)[3])
+    with pytest.raises(ValueError, match="kind"):
+        make_block_family("nope")
+    with pytest.raises(ValueError, match="orthogonal"):
+        make_block_family("orthogonal", 10, 8, 2)
