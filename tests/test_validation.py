@@ -23,28 +23,15 @@ CLAIMS = core.load_all()
 
 # --- every claim, quick mode ---------------------------------------------------------------------
 
-_outcomes = {}
-
-
-def _outcome(claim):
-    if claim.id not in _outcomes:
-        _outcomes[claim.id] = claim.evaluate("quick", 0)
-    return _outcomes[claim.id]
-
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=[c.id for c in CLAIMS])
-def test_claim_passes_in_quick_mode_and_its_control_fails(claim):
-    outcome = _outcome(claim)
-    assert outcome.control is not None and not outcome.control.passed, outcome.reason
-    assert outcome.verdict == "pass", outcome.reason
-
-
-@pytest.mark.parametrize("claim", CLAIMS, ids=[c.id for c in CLAIMS])
-def test_claim_has_metadata_and_plots(claim):
+def test_claim_passes_in_quick_mode_its_control_fails_and_it_plots(claim):
     for field in ("paper", "where", "statement", "prediction"):
         assert getattr(claim, field).strip(), field
     assert claim._control is not None and claim._plot is not None
-    outcome = _outcome(claim)
+    outcome = claim.evaluate("quick", 0)
+    assert outcome.control is not None and not outcome.control.passed, outcome.reason
+    assert outcome.verdict == "pass", outcome.reason
     fig = claim._plot(outcome.result, outcome.control)
     assert isinstance(fig, matplotlib.figure.Figure)
     import matplotlib.pyplot as plt
