@@ -183,7 +183,7 @@ def _marginal_result(scale, seed, n_blocks):
 @claim(
     id="hadamard.coordinate-kolmogorov-rate",
     paper=PAPER,
-    where="Theorem 4.1 (positive result: marginal approximation)",
+    where="Section 4, positive theorem (marginal approximation, abstract: uniform over inputs)",
     statement=("Every coordinate of the two-block rotation T(u) = H D1 H D2 u / d is within C d^(-1/5) of a "
                "coordinate of a uniformly random rotation in Kolmogorov distance, uniformly over unit inputs u."),
     prediction=("Log-log slope of sup_u d_K(T(u)_i, Beta law) over d = 2^4..2^16 (quick: 2^4..2^12) is <= -1/5 at "
@@ -352,7 +352,7 @@ def _witness_check(scale, seed, sampler):
 @claim(
     id="hadamard.full-vector-discrepancy",
     paper=PAPER,
-    where="Theorem 5.1 (negative result: global discrepancy)",
+    where="Section 5, negative theorem (global Wasserstein discrepancy)",
     statement=("The law of the whole vector T(e1) does not approach that of a uniform random rotation: its W1 "
                "distance is bounded below by the gap of the 1-Lipschitz witness f(x) = ||Hx||_1/d, which does not "
                "decay with d, and W2(T(e1), Qe1) tends to sqrt(2 - 2 sqrt(2/pi)) = 0.63579."),
@@ -498,7 +498,7 @@ def _srht_check(scale, seed, sketcher):
 @claim(
     id="hadamard.srht-subspace-embedding",
     paper="J. A. Tropp, Improved analysis of the subsampled randomized Hadamard transform (2011)",
-    where="Theorem 3.1 (SRHT subspace embedding)",
+    where="main theorem (SRHT subspace embedding)",
     statement=("The SRHT row sketch embeds any fixed k-dimensional subspace, coherent ones included, with "
                "distortion falling like m^(-1/2) in the sketch size m."),
     prediction=("For the span of k coordinate vectors (maximal coherence), the median over seeds of "

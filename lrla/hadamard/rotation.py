@@ -53,8 +53,8 @@ class HadamardRotation(LinearOperator):
     ----------
     .. [1] T. Zilca and G. Mendelson, "Approximating uniform random rotations by
        two-block structured Hadamard rotations in high dimensions",
-       arXiv:2604.23418 (2026): Theorem 4.1 (coordinate marginals, rate checked
-       by claim ``hadamard.coordinate-kolmogorov-rate``) and Theorem 5.1
+       arXiv:2604.23418 (2026): the positive theorem of Section 4 (coordinate marginals, rate checked
+       by claim ``hadamard.coordinate-kolmogorov-rate``) and the negative theorem of Section 5
        (full-vector discrepancy, claim ``hadamard.full-vector-discrepancy``).
 
     Examples

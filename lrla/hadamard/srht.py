@@ -42,7 +42,7 @@ def srht(A, sketch_size, *, random_state=None):
     References
     ----------
     .. [1] J. A. Tropp, "Improved analysis of the subsampled randomized Hadamard
-       transform", Adv. Adapt. Data Anal. 3 (2011), Theorem 3.1; its
+       transform", Adv. Adapt. Data Anal. 3 (2011), main theorem (subspace embedding); its
        ``m^{-1/2}`` distortion rate is checked by claim
        ``hadamard.srht-subspace-embedding``.
     .. [2] N. Ailon and B. Chazelle, "The fast Johnson-Lindenstrauss transform",
