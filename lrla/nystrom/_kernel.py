@@ -1,0 +1,75 @@
+"""Kernel evaluation shared by the Nystrom family (private).
+
+The kernel is anything :func:`sklearn.metrics.pairwise.pairwise_kernels`
+accepts by name, or a callable ``k(x, y) -> float`` on two 1-D rows (as in
+scikit-learn). Parameters follow :class:`sklearn.kernel_approximation.Nystroem`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics.pairwise import KERNEL_PARAMS, PAIRWISE_KERNEL_FUNCTIONS, pairwise_kernels
+
+from . import _kernels
+
+KERNEL_NAMES = tuple(sorted(k for k in PAIRWISE_KERNEL_FUNCTIONS if k != "precomputed"))
+
+
+def resolve_kernel(kernel, *, gamma=None, coef0=None, degree=None, kernel_params=None):
+    """Validate ``kernel`` and merge its parameters the way scikit-learn's Nystroem does."""
+    if kernel_params is not None and not isinstance(kernel_params, dict):
+        raise TypeError(f"`kernel_params` must be a dict or None; got {type(kernel_params).__name__}.")
+    params = dict(kernel_params or {})
+    if callable(kernel):
+        if gamma is not None or coef0 is not None or degree is not None:
+            raise ValueError("`gamma`, `coef0` and `degree` apply to named kernels only; "
+                             "pass the parameters of a callable `kernel` in `kernel_params`.")
+        return kernel, params
+    if not isinstance(kernel, str) or kernel not in KERNEL_NAMES:
+        choices = ", ".join(repr(k) for k in KERNEL_NAMES)
+        raise ValueError(f"`kernel` must be a callable or one of {choices}; got {kernel!r}.")
+    for name, value in (("gamma", gamma), ("coef0", coef0), ("degree", degree)):
+        if value is not None and name in KERNEL_PARAMS[kernel]:
+            params[name] = value
+    unknown = set(params) - set(KERNEL_PARAMS[kernel])
+    if unknown:
+        raise ValueError(f"`kernel_params` has keys {sorted(unknown)} that kernel {kernel!r} does not take.")
+    return kernel, params
+
+
+class KernelFunction:
+    """k(X, Y), diag k(x_i, x_i) and one fused row k(points, x) for a resolved kernel."""
+
+    def __init__(self, kernel, params, n_features):
+        self.kernel = kernel
+        self.params = dict(params)
+        if kernel in ("rbf", "laplacian", "polynomial", "sigmoid") and self.params.get("gamma") is None:
+            self.params["gamma"] = 1.0 / n_features  # scikit-learn's default
+        self.is_rbf = kernel == "rbf"
+
+    def __call__(self, X, Y=None):
+        return pairwise_kernels(X, Y, metric=self.kernel, filter_params=True, **self.params)
+
+    def diag(self, X):
+        k = self.kernel
+        if k in ("rbf", "laplacian", "cosine", "chi2"):
+            return np.ones(X.shape[0], dtype=X.dtype)
+        if k == "additive_chi2":
+            return np.zeros(X.shape[0], dtype=X.dtype)
+        if k == "linear":
+            return np.einsum("ij,ij->i", X, X)
+        if k in ("polynomial", "poly", "sigmoid"):
+            g = self.params.get("gamma") or 1.0 / X.shape[1]
+            c0 = self.params.get("coef0", 1.0)
+            sq = g * np.einsum("ij,ij->i", X, X) + c0
+            return np.tanh(sq) if k == "sigmoid" else sq ** self.params.get("degree", 3)
+        # a callable: scikit-learn also calls it once per pair
+        return np.array([self(X[i : i + 1])[0, 0] for i in range(X.shape[0])], dtype=X.dtype)
+
+    def row(self, points, x):
+        """k(points[i], x) for each stored point: the new column against the dictionary."""
+        if points.shape[0] == 0:
+            return np.empty(0, dtype=x.dtype)
+        if self.is_rbf:
+            return _kernels.rbf_row(points, x, float(self.params["gamma"]), np.empty(points.shape[0], x.dtype))
+        return self(points, x[None, :])[:, 0]
