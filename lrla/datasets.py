@@ -441,3 +441,90 @@ def make_heavy_tailed_matrix(n, d, *, df=2.0, random_state=None):
     if not (isinstance(df, (int, float, np.floating)) and df > 0):
         raise ValueError(f"`df` must be a positive number; got {df!r}.")
     return check_random_state(random_state).standard_t(df, size=(n, d))
+
+
+# --- nystrom ------------------------------------------------------------------
+
+
+def make_clusters_outliers(n_samples=1000, *, n_outliers=20, n_clusters=3, cluster_std=0.3, spacing=2.0,
+                           n_features=3, random_state=None):
+    """Coherent kernel data: tight Gaussian clusters plus a few isolated uniform outliers.
+
+    Under the RBF kernel ``exp(-0.5 ||x - y||^2)`` the outliers carry ridge
+    leverage scores near ``1 / (1 + ridge)`` while cluster points carry
+    ``~d_eff / n``: uniform Nystroem landmarks miss most outliers (error ~1 in
+    spectral norm per missed outlier), ridge-leverage-score landmarks do not.
+    With the defaults, ``d_eff(1) ~ 32`` and ``d_eff(0.3) ~ 45`` at n = 1000.
+
+    Parameters
+    ----------
+    n_samples : int
+        Total number of points (clusters + outliers).
+    n_outliers : int
+        Outliers, drawn uniformly from the box ``[-2 spacing, 3 spacing]^d``.
+    n_clusters : int
+        Clusters centred at ``spacing * e_k`` (``k < min(n_clusters, n_features)``)
+        plus further centres on a line if ``n_clusters > n_features``.
+    cluster_std, spacing : float
+    n_features : int
+    random_state : None, int, Generator or RandomState
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+        Rows in random order.
+    is_outlier : ndarray of bool, shape (n_samples,)
+    """
+    n = check_int(n_samples, "n_samples", min_value=2)
+    n_out = check_int(n_outliers, "n_outliers", min_value=0, max_value=n - 1)
+    k = check_int(n_clusters, "n_clusters", min_value=1)
+    d = check_int(n_features, "n_features", min_value=1)
+    rng = check_random_state(random_state)
+    centres = np.zeros((k, d))
+    for j in range(1, k):
+        centres[j, (j - 1) % d] = spacing * (1 + (j - 1) // d)
+    inliers = centres[rng.integers(0, k, n - n_out)] + cluster_std * rng.standard_normal((n - n_out, d))
+    outliers = rng.uniform(-2 * spacing, 3 * spacing, (n_out, d))
+    X = np.vstack([inliers, outliers])
+    is_outlier = np.r_[np.zeros(n - n_out, bool), np.ones(n_out, bool)]
+    perm = rng.permutation(n)
+    return X[perm], is_outlier[perm]
+
+
+def load_digits_features(n_samples=None):
+    """scikit-learn's bundled 8x8 digits (1797 x 64), pixels scaled to [0, 1], and the labels.
+
+    ``n_samples`` keeps the first rows (no download: the data ships with scikit-learn).
+    """
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    X, y = data.data / 16.0, data.target
+    if n_samples is not None:
+        n_samples = check_int(n_samples, "n_samples", min_value=1, max_value=X.shape[0])
+        X, y = X[:n_samples], y[:n_samples]
+    return X, y
+
+
+def stream_order(n, order="random", *, last=None, random_state=None):
+    """A permutation of ``range(n)``: the order in which a streaming algorithm sees the points.
+
+    ``order="random"``: uniformly random; ``"adversarial"``: random, except that
+    the points flagged in the boolean mask ``last`` (e.g. the outliers of
+    :func:`make_clusters_outliers`) come at the end, after the estimator has
+    settled on the bulk; ``"given"``: ``0, 1, ..., n-1``.
+    """
+    n = check_int(n, "n", min_value=1)
+    check_option(order, "order", ("random", "adversarial", "given"))
+    rng = check_random_state(random_state)
+    if order == "given":
+        return np.arange(n)
+    perm = rng.permutation(n)
+    if order == "adversarial":
+        if last is None:
+            raise ValueError("`last` (a boolean mask of the points to put last) is required for order='adversarial'.")
+        last = np.asarray(last, dtype=bool)
+        if last.shape != (n,):
+            raise ValueError(f"`last` must be a boolean mask of shape ({n},); got shape {last.shape}.")
+        perm = np.r_[perm[~last[perm]], perm[last[perm]]]
+    return perm
