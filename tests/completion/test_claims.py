@@ -13,8 +13,8 @@ def outcomes():
     return {c.id: c.evaluate("quick", 0) for c in registry("completion.")}
 
 
-def test_all_six_registered():
-    assert len(CLAIMS) == 6
+def test_all_seven_registered():
+    assert len(CLAIMS) == 7
 
 
 @pytest.mark.parametrize("claim_id", CLAIMS)
