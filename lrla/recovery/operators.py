@@ -164,8 +164,18 @@ class _Packing:
         self.symmetric = symmetric
         if symmetric:
             d = shape[0]
-            self.rows, self.cols = np.triu_indices(d)
-            self.offdiag = self.rows != self.cols
+            rows, cols = np.triu_indices(d)
+            # flat positions of X_jk and X_kj (equal on the diagonal) and the weights that make
+            # pack(X) = w * (X_jk + X_kj): 1/2 on the diagonal, 1/sqrt 2 off it
+            self.upper = rows * d + cols
+            self.lower = cols * d + rows
+            off = rows != cols
+            self.pack_weight = np.where(off, 1.0 / math.sqrt(2.0), 0.5)
+            self.unpack_weight = np.where(off, 1.0 / math.sqrt(2.0), 1.0)
+            position = np.empty((d, d), dtype=np.intp)
+            position[rows, cols] = np.arange(rows.size)
+            position[cols, rows] = np.arange(rows.size)
+            self.position = position
             self.n_free = d * (d + 1) // 2
         else:
             self.n_free = shape[0] * shape[1]
@@ -173,20 +183,13 @@ class _Packing:
     def pack(self, X):
         if not self.symmetric:
             return np.ascontiguousarray(X).ravel()
-        w = X[self.rows, self.cols].copy()
-        w[self.offdiag] += X[self.cols[self.offdiag], self.rows[self.offdiag]]
-        w[self.offdiag] *= 1.0 / math.sqrt(2.0)
-        return w
+        flat = np.ascontiguousarray(X).ravel()
+        return (flat[self.upper] + flat[self.lower]) * self.pack_weight
 
     def unpack(self, g):
         if not self.symmetric:
             return g.reshape(self.shape)
-        G = np.empty(self.shape)
-        vals = g.copy()
-        vals[self.offdiag] *= 1.0 / math.sqrt(2.0)
-        G[self.rows, self.cols] = vals
-        G[self.cols, self.rows] = vals
-        return G
+        return (g * self.unpack_weight)[self.position]
 
 
 class GaussianSensing(SensingOperator):
@@ -272,13 +275,18 @@ class GaussianSensing(SensingOperator):
         return self._packing.unpack(g)
 
     def _sign_step(self, L, R, y):
-        if self._flat is not None:
-            return super()._sign_step(L, R, y)
         m = self.n_measurements
         w = self._packing.pack(L @ R.T)
-        g, loss = _kernels.matrix_free_sign_adjoint(self.seed, m, w, y, _N_CHUNKS)
-        G = self._packing.unpack(g)
-        return G @ R / m, G.T @ L / m, loss / m
+        if self._flat is not None:
+            res = self._flat @ w - y
+            g, loss = self._flat.T @ np.sign(res), float(np.abs(res).sum())
+        else:
+            g, loss = _kernels.matrix_free_sign_adjoint(self.seed, m, w, y, _N_CHUNKS)
+        G = self._packing.unpack(g) / m
+        if self.symmetric and L is R:  # G is symmetric: one product serves both factors
+            GU = G @ L
+            return GU, GU, loss / m
+        return G @ R, G.T @ L, loss / m
 
 
 class RankOneSensing(SensingOperator):

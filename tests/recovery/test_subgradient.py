@@ -164,3 +164,8 @@ def test_dataset_generator():
         make_sensing_problem(12, 3, 500, noise="laplace")
     with pytest.raises(ValueError, match="rank"):
         make_sensing_problem(12, 13, 500)
+
+
+def test_large_init_scale_has_no_escape_phase(problem):
+    est = SubgradientRecovery(2, init_scale=1.0, random_state=0).fit(problem.operator, problem.y)
+    assert est.budget_ratio_ == np.inf and np.isfinite(est.X_).all()
