@@ -7,6 +7,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from .._validation import check_array, check_int, check_scalar
+from . import _kernels
 from ._blocks import check_blocks, prune_tol
 
 __all__ = ["IncrementalSVD"]
@@ -19,15 +20,18 @@ def _start(A, k_max, rtol):
     return np.ascontiguousarray(U[:, keep]), s[keep] ** 2
 
 
-def _update(Q, lam, A, k_max, rtol):
-    """Brand's column append, truncated to k_max, for the left side only.
+def _update_numpy(Q, lam, A, k_max, rtol):
+    """Plain-numpy reference of the update (the kernel ``_kernels.update_state`` is what runs).
+
+    Brand's column append, truncated to k_max, for the left side only.
 
     The state represents ``G = Q diag(lam) Q^T``; appending A gives
-    ``G + A A^T = [Q V] K K^T [Q V]^T`` with ``K = [[diag(sqrt lam), Y], [0, B]]``,
-    where ``A = Q Y + V B`` and V spans the residual directions of A that are
-    not rounding noise. Keeping the top k_max pairs of K's SVD can only lower
-    G (Loewner order), so every partial sum of ``lam`` stays a lower bound
-    on the concatenation's captured energy.
+    ``G + A A^T = [Q V] S [Q V]^T`` with ``S = K K^T``,
+    ``K = [[diag(sqrt lam), Y], [0, B]]``, where ``A = Q Y + V B`` and V spans
+    the residual directions of A that are not rounding noise. Keeping the
+    top k_max eigenpairs of S can only lower G (Loewner order), so every
+    partial sum of ``lam`` stays a lower bound on the concatenation's
+    captured energy.
     """
     if Q.shape[1] == 0:
         return _start(A, k_max, rtol)
@@ -37,27 +41,42 @@ def _update(Q, lam, A, k_max, rtol):
     Y2 = Q.T @ R  # re-orthogonalisation: one pass is not enough when A is nearly in span(Q)
     R -= Q @ Y2
     Y += Y2
-    U, s, _ = np.linalg.svd(R, full_matrices=False)
+    # Rank-revealing factorisation of the residual: R = V0 B0, then the SVD of the small B0.
+    V0, B0 = np.linalg.qr(R)
+    Ub, s, Vbt = np.linalg.svd(B0)
     # Without this relative pruning, rounding noise becomes spurious basis
     # directions that are not orthogonal to Q, and the "energy" overshoots.
     new = s > prune_tol(A, rtol)
-    root = np.sqrt(lam)
     if new.any():
-        V = U[:, new]
-        V -= Q @ (Q.T @ V)
-        V = np.linalg.qr(V)[0]
+        V = V0 @ Ub[:, new]
+        overlap = Q.T @ V
+        if np.abs(overlap).max() > 1e-13:  # a kept direction close to the threshold: restore orthogonality
+            V -= Q @ overlap
+            V = np.linalg.qr(V)[0]
         B = V.T @ R
-        K = np.zeros((k + V.shape[1], k + A.shape[1]))
-        K[:k, :k] = np.diag(root)
-        K[:k, k:] = Y
-        K[k:, k:] = B
+        kv = V.shape[1]
+        S = np.empty((k + kv, k + kv))
+        S[:k, :k] = Y @ Y.T
+        S[:k, :k].flat[:: k + 1] += lam
+        S[:k, k:] = Y @ B.T
+        S[k:, :k] = S[:k, k:].T
+        S[k:, k:] = B @ B.T
         Q_ext = np.hstack([Q, V])
     else:
-        K = np.hstack([np.diag(root), Y])
+        S = Y @ Y.T
+        S.flat[:: k + 1] += lam
         Q_ext = Q
-    Uk, sk, _ = np.linalg.svd(K, full_matrices=False)
-    keep = min(k_max, int(np.count_nonzero(sk > sk[0] * np.finfo(np.float64).eps * max(K.shape))))
-    return Q_ext @ Uk[:, :keep], sk[:keep] ** 2
+    w, W = np.linalg.eigh(S)
+    w, W = w[::-1], W[:, ::-1]
+    keep = min(k_max, int(np.count_nonzero(w > w[0] * np.finfo(np.float64).eps * S.shape[0])))
+    return Q_ext @ W[:, :keep], w[:keep]
+
+
+def _update(Q, lam, A, k_max, rtol):
+    """One append: the compiled kernel (first block: thin SVD)."""
+    if Q.shape[1] == 0:
+        return _start(A, k_max, rtol)
+    return _kernels.update_state(Q, lam, A, k_max, prune_tol(A, rtol))
 
 
 def _update_unpruned(Q, lam, A, k_max, rtol=None):

@@ -118,3 +118,20 @@ def test_zero_block():
     assert est.add(np.zeros((5, 2))) == 0.0
     assert est.error_ == 0.0
     assert est.add(np.eye(5)[:, :1]) == pytest.approx(1.0)
+
+
+def test_kernel_matches_numpy_reference():
+    from lrla.concat import _kernels
+    from lrla.concat._blocks import prune_tol
+    from lrla.concat.incremental import _start, _update_numpy
+
+    rng = np.random.default_rng(4)
+    for kind in ("gaussian", "identical", "groups"):
+        blocks = make_block_family(kind, 12, 20, 3, rank=4, random_state=rng)
+        Q, lam = _start(blocks[0], 8, None)
+        Qn, lamn = Q, lam
+        for A in blocks[1:]:
+            Q, lam = _kernels.update_state(Q, lam, A, 8, prune_tol(A))
+            Qn, lamn = _update_numpy(Qn, lamn, A, 8, None)
+            np.testing.assert_allclose(lam, lamn, rtol=1e-10, atol=1e-12 * lamn[0])
+            np.testing.assert_allclose(np.abs(Q.T @ Qn)[: lam.size // 2, : lam.size // 2].diagonal(), 1.0, atol=1e-6)
