@@ -15,6 +15,13 @@ Matrix completion (``lrla.completion``)
     AltMinCompletion     robust alternating minimization (exact or inexact O(|Omega| k) half-steps)
     complete_matrix      functional form: (rows, cols, values, shape, rank) -> (U, V)
 
+Ridge leverage scores and Nystroem (``lrla.nystrom``)
+    ridge_leverage_scores  exact ridge leverage scores of a kernel matrix (stable for small ridge)
+    effective_dimension    d_eff(ridge) = Tr K (K + ridge I)^{-1}
+    InkEstimate            single-pass kernel dictionary by sequential RLS sampling (INK-ESTIMATE / SQUEAK)
+    RLSNystroem            drop-in for sklearn's Nystroem with RLS / recursive / INK landmarks
+    NystroemKRR            kernel ridge regression on the Nystroem approximation
+
 Instances with known ground truth: ``lrla.datasets``.
 Versions, BLAS and Numba threading for bug reports: ``lrla.show_versions()``.
 Warnings: ``lrla.ConvergenceWarning`` (scikit-learn's class).
@@ -29,5 +36,7 @@ from .hadamard import *  # noqa: F401,F403
 from .hadamard import __all__ as _hadamard_all
 from .completion import *  # noqa: F401,F403
 from .completion import __all__ as _completion_all
+from .nystrom import *  # noqa: F401,F403
+from .nystrom import __all__ as _nystrom_all
 
-__all__ = ["datasets", "show_versions", "ConvergenceWarning", *_hadamard_all, *_completion_all]
+__all__ = ["datasets", "show_versions", "ConvergenceWarning", *_hadamard_all, *_completion_all, *_nystrom_all]

@@ -1,0 +1,132 @@
+import numpy as np
+import pytest
+
+from lrla.datasets import make_clusters_outliers
+from lrla.nystrom import InkEstimate, ridge_leverage_scores
+from lrla.nystrom.leverage import spectral_accuracy
+
+
+def _rbf(X, gamma=0.5):
+    return np.exp(-gamma * ((X[:, None] - X[None]) ** 2).sum(-1))
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, out = make_clusters_outliers(200, n_outliers=8, random_state=0)
+    return X, out, _rbf(X)
+
+
+@pytest.mark.parametrize("variant", ["slots", "binomial"])
+def test_dictionary_is_accurate_and_small(data, variant):
+    X, out, K = data
+    ink = InkEstimate(ridge=1.0, variant=variant, kernel_params={"gamma": 0.5}, random_state=0).fit(X)
+    idx = ink.dictionary_.indices
+    np.testing.assert_array_equal(ink.dictionary_.points, X[idx])
+    assert len(idx) < 200 and ink.weights_.shape == idx.shape == ink.scores_.shape
+    assert spectral_accuracy(K, idx, ink.weights_, 1.0) < 1.0
+    # outliers carry large RLS: the dictionary keeps most of them
+    assert out[idx].sum() >= 0.75 * out.sum()
+    assert ink.n_kernel_evaluations_ == 1 + sum(ink.dictionary_sizes_[:-1] + 1)
+
+
+def test_scores_are_overestimates_times_one_minus_eps(data):
+    # tau~ <= tau up to the (1-eps)/(1-eps_emp) factor; with the monotone update scores never exceed 1 - eps
+    X, _, K = data
+    ink = InkEstimate(ridge=1.0, epsilon=0.5, kernel_params={"gamma": 0.5}, random_state=1).fit(X)
+    assert np.all(ink.scores_ <= 0.5 + 1e-12)
+    assert np.all(ink.scores_ > 0)
+    assert ink.normalizer_ > 0.5 * ridge_leverage_scores(K, 1.0).sum()
+
+
+def test_batches_equal_one_pass(data):
+    X, _, _ = data
+    a = InkEstimate(ridge=1.0, budget=300, kernel_params={"gamma": 0.5}, random_state=3).fit(X)
+    b = InkEstimate(ridge=1.0, budget=300, kernel_params={"gamma": 0.5}, random_state=3)
+    for chunk in np.array_split(X, 7):
+        b.partial_fit(chunk)
+    np.testing.assert_array_equal(a.dictionary_.indices, b.dictionary_.indices)
+    np.testing.assert_allclose(a.weights_, b.weights_)
+
+
+@pytest.mark.parametrize("variant", ["slots", "binomial"])
+def test_same_seed_same_dictionary(data, variant):
+    X = data[0]
+    runs = [InkEstimate(ridge=1.0, variant=variant, random_state=5).fit(X) for _ in range(2)]
+    np.testing.assert_array_equal(runs[0].dictionary_.indices, runs[1].dictionary_.indices)
+    np.testing.assert_array_equal(runs[0].weights_, runs[1].weights_)
+    other = InkEstimate(ridge=1.0, variant=variant, random_state=6).fit(X)
+    assert not np.array_equal(other.dictionary_.indices, runs[0].dictionary_.indices)
+
+
+def test_fit_resets_state(data):
+    X = data[0]
+    ink = InkEstimate(ridge=1.0, budget=100, random_state=0)
+    ink.fit(X[:50])
+    ink.fit(X[:50])
+    assert ink.n_seen_ == 50
+
+
+def test_callable_and_named_kernels_agree(data):
+    X = data[0][:80]
+
+    def rbf(x, y):
+        return np.exp(-0.5 * np.sum((x - y) ** 2))
+
+    a = InkEstimate(ridge=1.0, budget=100, kernel_params={"gamma": 0.5}, random_state=0).fit(X)
+    b = InkEstimate(rbf, ridge=1.0, budget=100, random_state=0).fit(X)
+    np.testing.assert_array_equal(a.dictionary_.indices, b.dictionary_.indices)
+    np.testing.assert_allclose(a.weights_, b.weights_, rtol=1e-10)
+
+
+def test_other_named_kernel_runs(data):
+    X = data[0][:60]
+    ink = InkEstimate("laplacian", ridge=0.5, budget=100, random_state=0).fit(X)
+    assert ink.n_seen_ == 60 and len(ink.dictionary_.indices) > 0
+
+
+def test_default_budget_rule(data):
+    X, _, K = data
+    from lrla.nystrom import effective_dimension
+
+    ink = InkEstimate(ridge=1.0, epsilon=0.5, kernel_params={"gamma": 0.5}, random_state=0).fit(X)
+    assert ink.budget_ == int(np.ceil(8 * effective_dimension(K, 1.0) / 0.25))
+    assert InkEstimate(ridge=1.0, variant="binomial", epsilon=0.5).fit(X[:5]).budget_ == 32
+
+
+def test_input_not_modified(data):
+    X = data[0][:40].copy()
+    X0 = X.copy()
+    InkEstimate(ridge=1.0, budget=50, random_state=0).fit(X)
+    np.testing.assert_array_equal(X, X0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, X, exc, match",
+    [
+        ({"ridge": 0.0}, None, ValueError, "ridge"),
+        ({"ridge": -1.0}, None, ValueError, "ridge"),
+        ({"ridge": 1.0, "epsilon": 0.0}, None, ValueError, "epsilon"),
+        ({"ridge": 1.0, "epsilon": 1.0}, None, ValueError, "epsilon"),
+        ({"ridge": 1.0, "epsilon": 1.5}, None, ValueError, "epsilon"),
+        ({"ridge": 1.0, "budget": 0}, None, ValueError, "budget"),
+        ({"ridge": 1.0, "budget": 2.5}, None, TypeError, "budget"),
+        ({"ridge": 1.0, "variant": "poisson"}, None, ValueError, "variant"),
+        ({"ridge": 1.0, "kernel": "gaussian"}, None, ValueError, "kernel"),
+        ({"ridge": 1.0, "kernel": "precomputed"}, None, ValueError, "kernel"),
+        ({"ridge": 1.0, "kernel_params": {"degree": 3}}, None, ValueError, "kernel_params"),
+        ({"ridge": 1.0}, np.array([[0.0, np.nan]]), ValueError, "NaN"),
+        ({"ridge": 1.0}, np.zeros((0, 2)), ValueError, "empty"),
+        ({"ridge": 1.0}, np.zeros(3), ValueError, "2-dimensional"),
+    ],
+)
+def test_bad_input(kwargs, X, exc, match):
+    X = np.random.default_rng(0).standard_normal((10, 2)) if X is None else X
+    kernel = kwargs.pop("kernel", "rbf")
+    with pytest.raises(exc, match=match):
+        InkEstimate(kernel, **kwargs).fit(X)
+
+
+def test_feature_mismatch_in_partial_fit():
+    ink = InkEstimate(ridge=1.0, budget=10).partial_fit(np.ones((3, 2)))
+    with pytest.raises(ValueError, match="features"):
+        ink.partial_fit(np.ones((3, 3)))

@@ -1,0 +1,129 @@
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.kernel_approximation import Nystroem
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from lrla.datasets import make_clusters_outliers
+from lrla.nystrom import NystroemKRR, RLSNystroem
+
+
+@parametrize_with_checks(
+    [
+        RLSNystroem(random_state=0),
+        RLSNystroem(sampling="rls", random_state=0),
+        RLSNystroem(sampling="ink", random_state=0),
+        RLSNystroem(sampling="uniform", random_state=0),
+        NystroemKRR(random_state=0),
+        NystroemKRR(sampling="ink", random_state=0),
+    ]
+)
+def test_sklearn_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # INK dictionary smaller than n_components
+        check(estimator)
+
+
+def _rbf(X, gamma=0.5):
+    return np.exp(-gamma * ((X[:, None] - X[None]) ** 2).sum(-1))
+
+
+@pytest.fixture(scope="module")
+def coherent():
+    X, out = make_clusters_outliers(400, n_outliers=20, random_state=0)
+    return X, out, _rbf(X)
+
+
+def test_uniform_matches_sklearn_feature_map(coherent):
+    # same landmarks -> same kernel approximation as scikit-learn's Nystroem
+    X, _, K = coherent
+    sk = Nystroem(gamma=0.5, n_components=60, random_state=0).fit(X)
+    ours = RLSNystroem(gamma=0.5, landmarks=sk.components_).fit(X)
+    Zs, Zo = sk.transform(X), ours.transform(X)
+    np.testing.assert_allclose(Zo @ Zo.T, Zs @ Zs.T, atol=1e-8)
+
+
+@pytest.mark.parametrize("sampling", ["rls", "recursive", "ink"])
+def test_rls_landmarks_catch_outliers(coherent, sampling):
+    X, out, K = coherent
+    m = 100
+    rls = RLSNystroem(gamma=0.5, n_components=m, sampling=sampling, ridge=0.3, random_state=0).fit(X)
+    uni = RLSNystroem(gamma=0.5, n_components=m, sampling="uniform", random_state=0).fit(X)
+    assert out[rls.component_indices_].sum() >= 15 > out[uni.component_indices_].sum()
+    Zr, Zu = rls.transform(X), uni.transform(X)
+    # trace norm of the (PSD) error: each missed outlier costs ~1
+    err_r = np.trace(K - Zr @ Zr.T)
+    err_u = np.trace(K - Zu @ Zu.T)
+    assert err_r < 0.5 * err_u
+
+
+def test_approximation_error_is_psd_and_below_K(coherent):
+    X, _, K = coherent
+    Z = RLSNystroem(gamma=0.5, n_components=80, random_state=0).fit_transform(X)
+    ev = np.linalg.eigvalsh(K - Z @ Z.T)
+    assert ev.min() > -1e-8
+
+
+def test_duplicate_landmarks_do_not_blow_up():
+    X = np.random.default_rng(0).standard_normal((30, 2))
+    L = np.vstack([X[:5], X[:5]])
+    Z = RLSNystroem(gamma=0.5, landmarks=L).fit_transform(X)
+    K = _rbf(X)
+    assert np.all(np.isfinite(Z)) and np.linalg.eigvalsh(K - Z @ Z.T).min() > -1e-8
+
+
+def test_float32_preserved_and_close():
+    X = np.random.default_rng(0).standard_normal((100, 3))
+    Z64 = RLSNystroem(n_components=20, random_state=0).fit_transform(X)
+    Z32 = RLSNystroem(n_components=20, random_state=0).fit_transform(X.astype(np.float32))
+    assert Z32.dtype == np.float32
+    np.testing.assert_allclose(Z32 @ Z32.T, Z64 @ Z64.T, atol=1e-3)
+
+
+@pytest.mark.parametrize("sampling", ["rls", "recursive", "ink", "uniform"])
+def test_same_seed_same_landmarks(coherent, sampling):
+    X = coherent[0][:150]
+    a = RLSNystroem(n_components=20, sampling=sampling, random_state=3).fit(X)
+    b = RLSNystroem(n_components=20, sampling=sampling, random_state=3).fit(X)
+    np.testing.assert_array_equal(a.component_indices_, b.component_indices_)
+
+
+def test_default_components():
+    X = np.random.default_rng(0).standard_normal((30, 2))
+    assert RLSNystroem(random_state=0).fit_transform(X).shape == (30, 30)
+    assert RLSNystroem(random_state=0).fit_transform(np.vstack([X] * 5)).shape == (150, 100)
+
+
+def test_input_not_modified():
+    X = np.random.default_rng(0).standard_normal((50, 3))
+    X0 = X.copy()
+    t = RLSNystroem(n_components=10, random_state=0).fit(X)
+    t.transform(X)
+    np.testing.assert_array_equal(X, X0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"n_components": 51}, ValueError, "n_components"),
+        ({"n_components": 0}, ValueError, "n_components"),
+        ({"ridge": 0.0}, ValueError, "ridge"),
+        ({"ridge": -2.0}, ValueError, "ridge"),
+        ({"sampling": "leverage"}, ValueError, "sampling"),
+        ({"kernel": "gauss"}, ValueError, "kernel"),
+        ({"landmarks": np.ones((3, 5))}, ValueError, "landmarks"),
+        ({"kernel": lambda x, y: 1.0, "gamma": 1.0}, ValueError, "gamma"),
+    ],
+)
+def test_bad_input(kwargs, exc, match):
+    X = np.random.default_rng(0).standard_normal((50, 3))
+    with pytest.raises(exc, match=match):
+        RLSNystroem(**kwargs).fit(X)
+
+
+def test_nan_in_X():
+    X = np.ones((5, 2))
+    X[1, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        RLSNystroem().fit(X)
