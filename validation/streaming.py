@@ -51,6 +51,17 @@ def _blas1(fn):
     return wrapped
 
 
+_CACHE = {}
+
+
+def _shared(key, compute):
+    """Compute once per (claim, scale, seed): a claim and its control share the same instances."""
+    if key not in _CACHE:
+        _CACHE.clear()  # keep one entry: instances can be large
+        _CACHE[key] = compute()
+    return _CACHE[key]
+
+
 def _error(v, v1):
     return float(max(1.0 - abs(float(v @ v1)), 1e-16))
 
@@ -59,24 +70,26 @@ def _error(v, v1):
 
 def _kw_rate_sweep(scale):
     if scale == "quick":
-        return dict(dims=[64], n_per_dim=160, heavy=[0, 4, 16], gaps=[8, 16, 32, 64, 128], seeds=3)
-    return dict(dims=[128, 512], n_per_dim=80, heavy=[0, 4, 16, 64], gaps=[8, 16, 32, 64, 128, 256], seeds=8)
+        return [dict(d=64, n=10240, heavy=[0, 4, 16], gaps=[8, 16, 32, 64, 128], seeds=3)]
+    return [dict(d=128, n=10240, heavy=[0, 4, 16, 64], gaps=[8, 16, 32, 64, 128, 256], seeds=8),
+            dict(d=512, n=20480, heavy=[0, 4, 16], gaps=[8, 16, 32, 64, 128], seeds=4)]
 
 
-def _kw_rate_runs(scale, seed, heavy_factor):
-    sw = _kw_rate_sweep(scale)
-    rows = []
-    for d in sw["dims"]:
-        n = sw["n_per_dim"] * d
+def _kw_rate_runs(scale, seed):
+    """Errors with the heavy-row store and, on the same instances, without it."""
+    rows = {True: [], False: []}
+    for sw in _kw_rate_sweep(scale):
+        d, n = sw["d"], sw["n"]
         for h in sw["heavy"]:
             for R in sw["gaps"]:
                 for s in range(sw["seeds"]):
                     rs = 1000 * seed + s
                     A, v1, Rtrue = make_spiked_stream(n, d, gap=R, n_heavy=h, random_state=rs)
-                    est = RandomOrderTopEigenvector(d, n_rows=A.shape[0], heavy_factor=heavy_factor,
-                                                    random_state=rs).fit(A)
-                    rows.append((d, h, R, Rtrue, _error(est.vector_, v1), est.stored_rows_))
-    return np.array(rows)
+                    for store in (True, False):
+                        est = RandomOrderTopEigenvector(d, n_rows=A.shape[0], heavy_factor=None if store else NO_STORE,
+                                                        random_state=rs).fit(A)
+                        rows[store].append((d, h, R, Rtrue, _error(est.vector_, v1), est.stored_rows_))
+    return {k: np.array(v) for k, v in rows.items()}
 
 
 def _kw_rate_check(runs):
@@ -115,7 +128,7 @@ def _kw_rate_check(runs):
 )
 @_blas1
 def kw_rate(scale, seed):
-    runs = _kw_rate_runs(scale, seed, None)
+    runs = _shared(("kw-rate", scale, seed), lambda: _kw_rate_runs(scale, seed))[True]
     ok, worst, level, curves = _kw_rate_check(runs)
     slopes = {f"d={c['d']},h={c['h']}": round(c["slope_median"], 3) for c in curves}
     return Result(
@@ -135,7 +148,7 @@ def kw_rate(scale, seed):
 @_blas1
 def _(scale, seed):
     """The same check with the heavy-row store disabled (heavy rows sampled like light rows)."""
-    runs = _kw_rate_runs(scale, seed, NO_STORE)
+    runs = _shared(("kw-rate", scale, seed), lambda: _kw_rate_runs(scale, seed))[False]
     ok, worst, level, curves = _kw_rate_check(runs)
     failing = [f"h={c['h']}" for c in curves if not c["passed"]]
     return Result(passed=ok, reason=f"without the store: worst slope CI upper end {worst:.2f}, max 90th-pct "
@@ -309,7 +322,7 @@ def _px3_runs(scale, seed):
 )
 @_blas1
 def px_hard_instance(scale, seed):
-    out, rates, threshold = _px3_runs(scale, seed)
+    out, rates, threshold = _shared(("px3", scale, seed), lambda: _px3_runs(scale, seed))
     best = max(o["best_oja"] for o in out)
     gap = max(o["oracle_gap"] for o in out)
     kw_min = min(o["kw"] for o in out)
@@ -334,7 +347,7 @@ def px_hard_instance(scale, seed):
 @_blas1
 def _(scale, seed):
     """The success criterion (|<v, e1>| >= 0.9 on every seed) applied to the best fixed-rate Oja."""
-    out, _, _ = _px3_runs(scale, seed)
+    out, _, _ = _shared(("px3", scale, seed), lambda: _px3_runs(scale, seed))
     worst = min(o["best_oja"] for o in out)
     return Result(passed=worst >= 0.9, reason=f"best fixed-rate Oja reaches at worst {worst:.3f} (needs >= 0.9)",
                   measured={"worst_best_oja": worst})
@@ -369,10 +382,10 @@ def _(result, control):
 
 def _px1_sweep(scale):
     if scale == "quick":
-        return dict(dims=[16, 64, 256], seeds=2, n_per_dim=20, rates=np.logspace(-0.5, 2.5, 13),
-                    gaps=np.geomspace(1.1, 128, 28))
-    return dict(dims=[16, 32, 64, 128, 256, 512], seeds=5, n_per_dim=40, rates=np.logspace(-0.5, 2.5, 19),
-                gaps=np.geomspace(1.1, 256, 33))
+        return dict(dims=[16, 64, 256], seeds=2, n_per_dim=20, rates=np.logspace(-0.5, 5, 23),
+                    gaps=1.1 * 2.0 ** (np.arange(67) / 4))
+    return dict(dims=[16, 32, 64, 128, 256, 512], seeds=5, n_per_dim=40, rates=np.logspace(-0.5, 5, 45),
+                gaps=1.1 * 2.0 ** (np.arange(67) / 4))
 
 
 def _smallest_gap(success_at, gaps):
@@ -477,9 +490,10 @@ def _fd_instances(scale):
     return dict(d=128, n=20000, gaps=[4, 16, 64, 256], heavy=[0, 4, 16], sizes=[8, 16, 32, 64], seeds=3)
 
 
-def _fd_check(scale, seed, sketcher):
+def _fd_runs(scale, seed):
+    """(R, h, l, sin, a-priori bound, a-posteriori bound) for FD and, on the same instances, the control."""
     sw = _fd_instances(scale)
-    d, rows, ok, n_informative = sw["d"], [], True, 0
+    d, rows = sw["d"], {"fd": [], "uniform": []}
     for R in sw["gaps"]:
         for h in sw["heavy"]:
             for s in range(sw["seeds"]):
@@ -488,14 +502,19 @@ def _fd_check(scale, seed, sketcher):
                 lam = np.linalg.eigvalsh(A.T @ A)
                 frob = float(lam.sum())
                 for ell in sw["sizes"]:
-                    v, post = sketcher(A, ell, rs)
-                    sin = math.sqrt(max(0.0, 1.0 - float(v @ v1) ** 2))
                     prior = 2 * (frob - lam[-1]) / ((ell - 1) * (lam[-1] - lam[-2]))
-                    bound = min(prior, post)
-                    n_informative += bound < 1
-                    ok &= sin <= bound * (1 + 1e-9)
-                    rows.append((R, h, ell, sin, prior, post))
-    return ok, np.array(rows), n_informative
+                    for name, sketcher in (("fd", _fd_sketch), ("uniform", _uniform_sketch)):
+                        v, post = sketcher(A, ell, rs)
+                        sin = math.sqrt(max(0.0, 1.0 - float(v @ v1) ** 2))
+                        rows[name].append((R, h, ell, sin, prior, post))
+    return {k: np.array(v) for k, v in rows.items()}
+
+
+def _fd_check(scale, seed, name):
+    rows = _shared(("fd", scale, seed), lambda: _fd_runs(scale, seed))[name]
+    bound = np.minimum(rows[:, 4], rows[:, 5])
+    ok = bool(np.all(rows[:, 3] <= bound * (1 + 1e-9)))
+    return ok, rows, int(np.sum(bound < 1))
 
 
 def _fd_sketch(A, ell, rs):
@@ -516,7 +535,7 @@ def _fd_sketch(A, ell, rs):
 )
 @_blas1
 def fd_bound(scale, seed):
-    ok, rows, informative = _fd_check(scale, seed, _fd_sketch)
+    ok, rows, informative = _fd_check(scale, seed, "fd")
     ratio = rows[:, 3] / np.minimum(rows[:, 4], rows[:, 5])
     return Result(
         passed=ok and informative > 0,
@@ -540,7 +559,7 @@ def _uniform_sketch(A, ell, rs):
 @_blas1
 def _(scale, seed):
     """The same angle check for a same-space uniform row sample against the FD a-priori bound."""
-    ok, rows, informative = _fd_check(scale, seed, _uniform_sketch)
+    ok, rows, informative = _fd_check(scale, seed, "uniform")
     ratio = rows[:, 3] / np.minimum(rows[:, 4], rows[:, 5])
     return Result(passed=ok, reason=f"uniform sample of 2l rows: sin/bound up to {ratio.max():.3g}",
                   measured={"max_sin_over_bound": float(ratio.max())}, series={"rows": rows})

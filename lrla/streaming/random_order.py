@@ -24,10 +24,14 @@ class RandomOrderTopEigenvector(BaseEstimator):
     a (a^T Z)`` is an unbiased estimate of ``A^T A Z``. Rows that are *heavy*
     (``||a||^2 >= ||A_light||_F^2 / (2 d L)``, judged against a running
     estimate from the rows seen before) would ruin that estimate; they are
-    stored and applied exactly at every segment end. The first segment is a
-    warm-up that only calibrates the threshold (and stores heavy rows). Then
-    each of the ``n_segments`` segments performs one power step
-    ``Z <- orth(Y/q + H^T H Z)``.
+    stored and applied exactly at every segment end (scaled by ``n/t``, an
+    unbiased estimate of the heavy part in random order, exact at the end).
+    The first segment is a warm-up that only calibrates the threshold (and
+    stores heavy rows). Then each of the ``n_segments`` segments performs one
+    Rayleigh-Ritz plus power step on ``M B = Y/q + (n/t) H^T H B``, where the
+    block ``B`` spans the iterate and the top ``block_size`` directions of the
+    stored rows (so a spike carried only by heavy rows is picked up even if
+    the iterate had lost every component along it).
 
     Space: ``(stored_rows_ + 2 * block_size) * dim`` floats; ``stored_rows_``
     grows with the number of heavy rows, not with the stream length (claim

@@ -49,19 +49,19 @@ def test_accuracy_on_spiked_stream(spiked, index):
 @pytest.mark.parametrize("index", range(6), ids=ESTIMATOR_IDS)
 def test_chunking_does_not_change_the_result(spiked, index):
     A, _, _ = spiked
-    whole = _estimators(A.shape[0])[index].fit(A)
     rng = np.random.default_rng(index)
     cuts = np.sort(rng.choice(np.arange(1, A.shape[0]), size=40, replace=False))
     pieces = np.split(A, cuts)
+    whole = _estimators(A.shape[0])[index].fit(A)
+    from_iter = _estimators(A.shape[0])[index].fit(iter(pieces))
+    one_call = _estimators(A.shape[0])[index].partial_fit(A)
     by_rows = _estimators(A.shape[0])[index]
     for p in pieces:
         by_rows.partial_fit(p)
-    if isinstance(by_rows, RandomOrderTopEigenvector) and by_rows.n_rows is None:
-        by_rows._finish_segment()  # what fit() does at the end of a stream of unknown length
-    from_iter = _estimators(A.shape[0])[index].fit(iter(pieces))
-    for other in (by_rows, from_iter):
-        for a, b in zip(_state(whole), _state(other)):
-            np.testing.assert_array_equal(a, b)
+    for a, b in zip(_state(whole), _state(from_iter)):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(_state(one_call), _state(by_rows)):
+        np.testing.assert_array_equal(a, b)
 
 
 @settings(max_examples=15, deadline=None)
@@ -275,3 +275,18 @@ def test_adversarial_order():
         adversarial_order(A, "spike_last")
     with pytest.raises(ValueError, match="kind"):
         adversarial_order(A, "sorted")
+
+
+@pytest.mark.parametrize("index", range(6), ids=ESTIMATOR_IDS)
+def test_rejected_chunk_leaves_the_state_unchanged(spiked, index):
+    A, _, _ = spiked
+    est = _estimators(A.shape[0])[index].partial_fit(A[:3000])
+    before = [np.copy(x) if isinstance(x, np.ndarray) else x for x in _state(est)]
+    bad = A[3000:3100].copy()
+    bad[50, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        est.partial_fit(bad)
+    for a, b in zip(before, _state(est)):
+        np.testing.assert_array_equal(a, b)
+    est.partial_fit(A[3000:])  # the stream can go on
+    assert est.n_seen_ == A.shape[0]
