@@ -20,6 +20,7 @@ import math
 import time
 import warnings
 
+import matplotlib.ticker
 import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -470,6 +471,8 @@ def _(result, control):
         ax.loglog(ks, y0 * ks / ks[0], "k:", lw=0.8, label="slope 1")
         ax.loglog(ks, y0 * (ks / ks[0]) ** 2, "k--", lw=0.8, label="slope 2")
         ax.set_xlabel("rank k")
+        ax.set_xticks(ks, [str(int(k)) for k in ks])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.legend(fontsize=7)
     ax1.set_ylabel("seconds per half-step (1 thread)")
     ax2.set_ylabel("counted flops per half-step")

@@ -108,9 +108,11 @@ def spectral_init(entries, rank, rng, *, clip_incoherence=None):
         M_obs, rank, n_oversamples=max(10, rank), n_iter=7, random_state=kernel_seed(rng) % (2**32 - 1)
     )
     if clip_incoherence is not None:
-        U0 = np.where(np.abs(U0) > 2.0 * clip_incoherence * math.sqrt(rank / m), 0.0, U0)
-        U0, R = np.linalg.qr(U0)
-        V_warm = Vt0.T * s0 @ np.linalg.pinv(R).T
+        clipped = np.where(np.abs(U0) > 2.0 * clip_incoherence * math.sqrt(rank / m), 0.0, U0)
+        Q = np.linalg.qr(clipped)[0]
+        # The same estimate U0 S0 V0^T expressed in the clipped basis: V_warm = V0 S0 (Q^T U0)^T.
+        V_warm = (Vt0.T * s0) @ (Q.T @ U0).T
+        U0 = Q
     else:
         V_warm = Vt0.T * s0
     return np.ascontiguousarray(U0), np.ascontiguousarray(V_warm)

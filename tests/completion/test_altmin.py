@@ -213,3 +213,11 @@ def test_predict_checks(instance):
 
     with pytest.raises(NotFittedError):
         AltMinCompletion(3).predict([0], [0])
+
+
+def test_order_of_observations_does_not_matter(instance):
+    M, X, rows, cols, vals, _ = instance
+    perm = np.random.default_rng(9).permutation(rows.size)
+    A, B = complete_matrix(rows, cols, vals, M.shape, 3, random_state=0)
+    A2, B2 = complete_matrix(rows[perm], cols[perm], vals[perm], M.shape, 3, random_state=0)
+    np.testing.assert_allclose(A2 @ B2.T, A @ B.T, atol=1e-12)

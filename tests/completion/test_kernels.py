@@ -102,3 +102,26 @@ def test_residual_and_predict(problem):
     pred = np.empty(e.n_observed)
     _kernels.predict_entries(e.rows, e.cols, A, B, pred)
     np.testing.assert_allclose(pred, np.einsum("ij,ij->i", A[e.rows], B[e.cols]))
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=20, deadline=None)
+@given(m=st.integers(1, 12), n=st.integers(1, 12), density=st.floats(0.05, 1.0), seed=st.integers(0, 10_000))
+def test_csr_and_csc_hold_the_same_entries(m, n, density, seed):
+    rng = np.random.default_rng(seed)
+    mask = rng.random((m, n)) < density
+    mask.flat[rng.integers(m * n)] = True
+    rows, cols = np.nonzero(mask)
+    vals = rng.standard_normal(rows.size)
+    e, _ = entries_from_arrays(rows, cols, vals, (m, n))
+    dense = np.full((m, n), np.nan)
+    dense[rows, cols] = vals
+    for j in range(m):
+        sl = slice(e.row_indptr[j], e.row_indptr[j + 1])
+        np.testing.assert_array_equal(dense[j, e.row_idx[sl]], e.row_vals[sl])
+    for j in range(n):
+        sl = slice(e.col_indptr[j], e.col_indptr[j + 1])
+        np.testing.assert_array_equal(dense[e.col_idx[sl], j], e.col_vals[sl])
+    assert e.row_indptr[-1] == e.col_indptr[-1] == rows.size
