@@ -14,19 +14,54 @@ def splitmix64(x):
     return x ^ (x >> np.uint64(31))
 
 
+_MASK = (1 << 64) - 1
+
+
+def _splitmix64_int(x):
+    x = (x + 0x9E3779B97F4A7C15) & _MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+    return x ^ (x >> 31)
+
+
+def _normal(h, zx, zf, r):
+    """One ziggurat draw from hash ``h``, written plainly (Python ints for the 64-bit arithmetic)."""
+    def u53(v):
+        return (v >> 11) * 2.0**-53
+
+    i = h & 127
+    x = (2.0 * u53(h) - 1.0) * zx[i]
+    while True:
+        if abs(x) < zx[i + 1]:
+            return x
+        if i == 0:
+            negative = x < 0.0
+            while True:
+                h = _splitmix64_int(h)
+                t = -np.log(1.0 - u53(h)) / r
+                h = _splitmix64_int(h)
+                e = -np.log(1.0 - u53(h))
+                if e + e >= t * t:
+                    return -(r + t) if negative else r + t
+        h = _splitmix64_int(h)
+        if zf[i + 1] + (zf[i] - zf[i + 1]) * u53(h) < np.exp(-0.5 * x * x):
+            return x
+        h = _splitmix64_int(h)
+        i = h & 127
+        x = (2.0 * u53(h) - 1.0) * zx[i]
+
+
 def gaussian_rows(seed, n_rows, n_free):
-    """Row i, entries 2k and 2k+1: Box-Muller of the hash of counter i * n_pairs + k."""
-    n_pairs = (n_free + 1) // 2
-    counters = (np.arange(n_rows, dtype=np.uint64)[:, None] * np.uint64(n_pairs)
-                + np.arange(n_pairs, dtype=np.uint64)[None, :])
-    h = splitmix64(np.uint64(seed) ^ splitmix64(counters))
-    u1 = ((h >> np.uint64(32)).astype(np.float64) + 1.0) / 4294967296.0
-    u2 = (h & np.uint64(0xFFFFFFFF)).astype(np.float64) / 4294967296.0
-    radius = np.sqrt(-2.0 * np.log(u1))
-    z = np.empty((n_rows, 2 * n_pairs))
-    z[:, 0::2] = radius * np.cos(2 * np.pi * u2)
-    z[:, 1::2] = radius * np.sin(2 * np.pi * u2)
-    return z[:, :n_free]
+    """Entry (i, k): ziggurat normal from the k-th SplitMix64 output keyed by hash(seed, i)."""
+    from lrla.recovery._kernels import ZIG_F, ZIG_R, ZIG_X
+
+    out = np.empty((n_rows, n_free))
+    for i in range(n_rows):
+        for k in range(n_free):
+            key = _splitmix64_int(seed ^ _splitmix64_int(i))
+            h = _splitmix64_int((key + k * 0x9E3779B97F4A7C15) & _MASK)
+            out[i, k] = _normal(h, ZIG_X, ZIG_F, ZIG_R)
+    return out
 
 
 def dense_matrices(op):
