@@ -22,6 +22,18 @@ Ridge leverage scores and Nystroem (``lrla.nystrom``)
     RLSNystroem            drop-in for sklearn's Nystroem with RLS / recursive / INK landmarks
     NystroemKRR            kernel ridge regression on the Nystroem approximation
 
+Streaming top eigenvector (``lrla.streaming``)
+    RandomOrderTopEigenvector  one pass over a random-order row stream, heavy rows stored (Kacham-Woodruff)
+    OjaTopEigenvector          Oja / Price-Xun with fixed, decaying or several rates at once
+    FrequentDirections         deterministic, mergeable covariance sketch with a certified error
+
+Robust matrix recovery (``lrla.recovery``)
+    GaussianSensing      Gaussian measurement operator, dense or matrix-free (O(d^2) memory)
+    RankOneSensing       rank-one measurements a_i b_i^T, O(m d r') products
+    SensingOperator      generic operator from matrices or forward/adjoint callables
+    SubgradientRecovery  l1 sub-gradient method: small init, over-estimated rank, outlier-robust
+    subgradient_recovery functional form, returns the recovered matrix
+
 Instances with known ground truth: ``lrla.datasets``.
 Versions, BLAS and Numba threading for bug reports: ``lrla.show_versions()``.
 Warnings: ``lrla.ConvergenceWarning`` (scikit-learn's class).
@@ -38,5 +50,12 @@ from .completion import *  # noqa: F401,F403
 from .completion import __all__ as _completion_all
 from .nystrom import *  # noqa: F401,F403
 from .nystrom import __all__ as _nystrom_all
+from .streaming import *  # noqa: F401,F403
+from .streaming import __all__ as _streaming_all
+from .recovery import *  # noqa: F401,F403
+from .recovery import __all__ as _recovery_all
 
-__all__ = ["datasets", "show_versions", "ConvergenceWarning", *_hadamard_all, *_completion_all, *_nystrom_all]
+__all__ = [
+    "datasets", "show_versions", "ConvergenceWarning",
+    *_hadamard_all, *_completion_all, *_nystrom_all, *_streaming_all, *_recovery_all,
+]

@@ -528,3 +528,15 @@ def stream_order(n, order="random", *, last=None, random_state=None):
             raise ValueError(f"`last` must be a boolean mask of shape ({n},); got shape {last.shape}.")
         perm = np.r_[perm[~last[perm]], perm[last[perm]]]
     return perm
+
+
+# --- streaming ----------------------------------------------------------------
+# make_spiked_stream, the hard instance for fixed-rate Oja (with its closed form), adversarial orders.
+
+from .streaming._instances import (  # noqa: E402,F401  (streaming section)
+    ADVERSARIAL_ORDERS,
+    adversarial_order,
+    make_oja_hard_instance,
+    make_spiked_stream,
+    oja_hard_instance_oracle,
+)
