@@ -237,3 +237,22 @@ def test_inputs_are_never_modified():
     lp_regression(A, b, 1.0, sample=sensitivity_sample(np.column_stack([A, b]), 1.0, 20, random_state=0))
     for before, after in zip(keep, [A, A32, scores, b]):
         np.testing.assert_array_equal(before, after)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(6, 60), st.integers(2, 5), st.integers(0, 10_000), st.booleans())
+def test_l1_vertex_descent_matches_the_highs_lp(n, d, seed, heavy):
+    """The certified Numba simplex (with its LP fallback) equals HiGHS' dual LP on every row."""
+    from lrla.sampling.scores import _l1_sensitivity, _l1_sensitivity_fast
+
+    rng = np.random.default_rng(seed)
+    A = rng.standard_t(2, size=(n, d))
+    if heavy:
+        A[: d // 2 + 1] *= 50.0
+        A[-1] = A[0]  # a duplicated row
+    Q = np.linalg.qr(A)[0]
+    for i in range(0, n, max(1, n // 8)):
+        s_fast, x = _l1_sensitivity_fast(Q, i)
+        s_lp = _l1_sensitivity(Q, i)[0]
+        assert s_fast == pytest.approx(s_lp, rel=1e-8)
+        assert Q[i] @ x == pytest.approx(1.0, rel=1e-8)
