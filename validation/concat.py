@@ -795,7 +795,7 @@ def _(result, control):
 def _per_block_times(kind, scale, seed):
     """Per-block seconds at cluster sizes K (minimum over repeats, which discards load spikes)."""
     rng = np.random.default_rng(seed)
-    m, d, r, batch = 256, 8, 16, 16
+    m, d, r, batch = 256, 8, 16, 64
     Ks = (8, 16, 32, 64, 128, 256) if scale == "quick" else (8, 16, 32, 64, 128, 256, 512, 1024)
     blocks = [rng.standard_normal((m, d)) for _ in range(max(Ks) + batch)]
     times = []
@@ -807,7 +807,7 @@ def _per_block_times(kind, scale, seed):
                 est.add(blocks[n])
                 n += 1
             best = np.inf
-            for rep in range(6):
+            for rep in range(8):
                 trial = copy.deepcopy(est)
                 t0 = time.perf_counter()
                 for j in range(K, K + batch):

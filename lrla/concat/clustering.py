@@ -104,6 +104,13 @@ class _IncrementalCertificate:
         return _padded_cumsum(self.column_energies(members).sum(axis=0), self.rank)
 
 
+class _NormOnly:
+    """max_norm with a seed at most `rank` wide: the certificate is the seed's squared norm."""
+
+    def __init__(self, energy):
+        self.energy = energy
+
+
 _CERTIFICATES = {"max_norm": _SeedCertificate, "residuals": _ResidualCertificate, "approximate": _IncrementalCertificate}
 
 
@@ -116,7 +123,11 @@ def _greedy(blocks, rank, eps, *, method, order, patience, oversample=5, rtol=No
     """
     n = len(blocks)
     widths = np.array([A.shape[1] for A in blocks])
-    sq = np.array([float(np.vdot(A, A)) for A in blocks])
+    stacked = blocks[0].base
+    if isinstance(stacked, np.ndarray) and stacked.ndim == 3 and stacked.shape[0] == n:  # check_blocks' stack
+        sq = np.einsum("kij,kij->k", stacked, stacked)
+    else:
+        sq = np.array([float(np.vdot(A, A)) for A in blocks])
     offsets = np.concatenate([[0], np.cumsum(widths)])
     C_all = np.hstack(blocks) if order == "residual" else None
     desc = np.argsort(-sq, kind="stable")
@@ -128,9 +139,14 @@ def _greedy(blocks, rank, eps, *, method, order, patience, oversample=5, rtol=No
         avail = desc[available[desc]]
         n_seed = norm_seed(widths, avail, rank)
         seed, rest = avail[:n_seed], avail[n_seed:]
-        S = blocks[seed[0]] if n_seed == 1 else np.hstack([blocks[j] for j in seed])
-        state = cert_cls(S, rank, oversample, rtol, update)
         N = float(sq[seed].sum())
+        seed_width = int(widths[seed].sum())
+        norm_only = method == "max_norm" and certificate is None and order == "norm" and not minimal_rank
+        if norm_only and seed_width <= rank:
+            S, state = None, _NormOnly(N)  # the certificate needs only the seed's norm: skip the hstack
+        else:
+            S = blocks[seed[0]] if n_seed == 1 else np.hstack([blocks[j] for j in seed])
+            state = cert_cls(S, rank, oversample, rtol, update)
         if rest.size == 0:
             cand = rest
         elif order == "norm":
@@ -172,7 +188,7 @@ def _greedy(blocks, rank, eps, *, method, order, patience, oversample=5, rtol=No
             N, energy = float(N_prefix[n_acc]), float(e_prefix[n_acc])
         if n_acc == 0:
             # Seed alone: at most `rank` columns wide (or one block), stored with zero error.
-            energy = N if S.shape[1] <= rank else float(_energy_profile([S], rank)[-1])
+            energy = N if seed_width <= rank else float(_energy_profile([S], rank)[-1])
         r_c = rank
         if minimal_rank and members.size > 1:
             prof = state.profile([blocks[j] for j in members]) if n_acc else _energy_profile([S], rank)
@@ -186,11 +202,12 @@ def _greedy(blocks, rank, eps, *, method, order, patience, oversample=5, rtol=No
         available[members] = False
         fails = 0 if n_acc else fails + 1
         if patience is not None and fails >= patience:
-            for j in desc[available[desc]]:
-                clusters.append(np.array([j]))
-                certified.append(sq[j] if widths[j] <= rank else float(_energy_profile([blocks[j]], rank)[-1]))
-                totals.append(sq[j])
-                ranks.append(rank)
+            # The rest become singletons, stored as they are (error 0, so "certified" = total).
+            rest = desc[available[desc]]
+            clusters.extend(rest.reshape(-1, 1))
+            certified.extend(sq[rest])
+            totals.extend(sq[rest])
+            ranks.extend([rank] * rest.size)
             break
     return clusters, np.array(certified), np.array(totals), np.array(ranks)
 
