@@ -540,3 +540,102 @@ from .streaming._instances import (  # noqa: E402,F401  (streaming section)
     make_spiked_stream,
     oja_hard_instance_oracle,
 )
+
+
+# --- recovery -----------------------------------------------------------------
+
+from collections import namedtuple as _namedtuple
+
+from ._validation import check_scalar as _check_scalar
+
+SensingProblem = _namedtuple("SensingProblem", ["operator", "y", "X", "U", "outliers"])
+SensingProblem.__doc__ = """A sensing instance: ``y = operator(X) + noise`` with ``X = U U^T`` (PSD, rank r).
+
+``outliers`` is the boolean mask of corrupted measurements (all False for Gaussian noise)."""
+
+
+def make_sensing_problem(
+    dim,
+    rank,
+    n_measurements,
+    *,
+    condition=2.0,
+    noise="outlier",
+    corruption=0.0,
+    outlier_sign="one-sided",
+    outlier_scale=10.0,
+    noise_level=0.0,
+    operator="gaussian",
+    matrix_free=False,
+    random_state=None,
+):
+    """Robust matrix-sensing instance with a PSD rank-``rank`` ground truth.
+
+    ``X = U U^T`` with ``U = Q diag(sqrt(sigma))``, Q a random orthonormal
+    d x r basis and eigenvalues ``sigma = linspace(1, 1/condition, r)``;
+    ``y = A(X) + s``.
+
+    Parameters
+    ----------
+    dim, rank, n_measurements : int
+    condition : float, default 2.0
+        kappa = sigma_1 / sigma_r (>= 1).
+    noise : {"outlier", "gaussian"}
+        ``"outlier"``: each measurement is corrupted independently with
+        probability ``corruption``, by ``outlier_scale * max|A(X)| * U(0, 1)``
+        (``outlier_sign="one-sided"``) or ``* U(-1, 1)`` (``"symmetric"``);
+        ``"gaussian"``: ``s ~ N(0, noise_level^2)`` on every measurement.
+    corruption : float in [0, 1)
+        Outlier fraction p (``noise="outlier"``).
+    outlier_sign : {"one-sided", "symmetric"}
+    outlier_scale : float, default 10
+    noise_level : float, default 0
+        Gaussian noise standard deviation nu (``noise="gaussian"``).
+    operator : {"gaussian", "rank-one"}
+        :class:`lrla.GaussianSensing` (symmetric) or :class:`lrla.RankOneSensing`.
+    matrix_free : bool, default False
+        Matrix-free Gaussian operator.
+    random_state : None, int, Generator or RandomState
+
+    Returns
+    -------
+    SensingProblem
+        Named tuple ``(operator, y, X, U, outliers)``.
+
+    Examples
+    --------
+    >>> from lrla.datasets import make_sensing_problem
+    >>> prob = make_sensing_problem(10, 2, 200, corruption=0.2, random_state=0)
+    >>> prob.y.shape, prob.X.shape, int(prob.outliers.sum()) > 0
+    ((200,), (10, 10), True)
+    """
+    from .recovery import GaussianSensing, RankOneSensing
+
+    dim = check_int(dim, "dim", min_value=1)
+    rank = check_int(rank, "rank", min_value=1, max_value=dim)
+    n_measurements = check_int(n_measurements, "n_measurements", min_value=1)
+    condition = _check_scalar(condition, "condition", low=1.0)
+    check_option(noise, "noise", ("outlier", "gaussian"))
+    corruption = _check_scalar(corruption, "corruption", low=0.0, high=1.0, high_inclusive=False)
+    check_option(outlier_sign, "outlier_sign", ("one-sided", "symmetric"))
+    outlier_scale = _check_scalar(outlier_scale, "outlier_scale", low=0.0)
+    noise_level = _check_scalar(noise_level, "noise_level", low=0.0)
+    check_option(operator, "operator", ("gaussian", "rank-one"))
+    rng = check_random_state(random_state)
+    Q, _ = np.linalg.qr(rng.standard_normal((dim, rank)))
+    U = Q * np.sqrt(np.linspace(1.0, 1.0 / condition, rank))
+    X = U @ U.T
+    if operator == "gaussian":
+        op = GaussianSensing(dim, n_measurements, matrix_free=matrix_free, random_state=rng)
+    else:
+        op = RankOneSensing(dim, n_measurements, random_state=rng)
+    y = op(X)
+    mask = np.zeros(n_measurements, dtype=bool)
+    if noise == "outlier":
+        mask = rng.random(n_measurements) < corruption
+        low = 0.0 if outlier_sign == "one-sided" else -1.0
+        size = outlier_scale * np.max(np.abs(y))
+        y[mask] += size * rng.uniform(low, 1.0, size=int(mask.sum()))
+    else:
+        y += noise_level * rng.standard_normal(n_measurements)
+    return SensingProblem(op, y, X, U, mask)
