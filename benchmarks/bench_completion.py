@@ -18,7 +18,10 @@ Peers:
   sparse + low rank inside a randomized SVD (range finder, 2 power steps);
   singular values are soft-thresholded by lambda_t, decreased geometrically
   to 0 so that the iteration can reach 1e-6 (a fixed lambda, fancyimpute's
-  default, leaves an O(lambda) bias). Rank capped at k.
+  default, leaves an O(lambda) bias). Rank capped at k. It is 2-3 orders of
+  magnitude slower, so it is timed in one run (capped at 60x the slowest
+  other candidate) instead of interleaved repeats; its error is checked every
+  10 iterations outside the timed part.
 """
 
 from __future__ import annotations
@@ -109,32 +112,37 @@ def _randomized_svd_sparse_plus_low_rank(S, St, A, B, k, rng, oversample=10, n_p
     return (Q @ Ub)[:, :k], sb[:k], Vtb[:k]
 
 
-def softimpute(entries, k, max_iter=3000, decay=0.9):
-    """SoftImpute with a geometrically decreasing threshold, rank capped at k; returns (U, V) or raises."""
+def softimpute(entries, k, truth, *, time_cap, decay=0.9):
+    """SoftImpute with a geometrically decreasing threshold, rank capped at k.
+
+    Runs until the true relative error is <= TARGET (checked every 10 iterations, outside the timed part)
+    or ``time_cap`` seconds pass. Returns (seconds, iterations, error reached).
+    """
     m, n = entries.shape
     rows, cols, vals = entries.rows, entries.cols, entries.values
-    norm_obs = np.linalg.norm(vals)
-
-    def run():
-        rng = np.random.default_rng(0)
-        A = np.zeros((m, k))
-        B = np.zeros((n, k))
-        lam0 = None
-        for t in range(max_iter):
+    rng = np.random.default_rng(0)
+    A = np.zeros((m, k))
+    B = np.zeros((n, k))
+    lam0 = None
+    elapsed = 0.0
+    t = 0
+    err = 1.0
+    while elapsed < time_cap:
+        t0 = time.perf_counter()
+        for _ in range(10):
             S = sp.csr_array((vals - np.einsum("ij,ij->i", A[rows], B[cols]), (rows, cols)), shape=(m, n))
-            St = S.T.tocsr()
-            Uz, sz, Vtz = _randomized_svd_sparse_plus_low_rank(S, St, A, B, k, rng)
+            Uz, sz, Vtz = _randomized_svd_sparse_plus_low_rank(S, S.T.tocsr(), A, B, k, rng)
             if lam0 is None:
                 lam0 = sz[0] / 50.0  # fancyimpute's default shrinkage, then decreased towards 0
-            lam = lam0 * decay ** t
-            s_shr = np.maximum(sz - lam, 0.0)
+            s_shr = np.maximum(sz - lam0 * decay ** t, 0.0)
             A = Uz * np.sqrt(s_shr)
             B = Vtz.T * np.sqrt(s_shr)
-            rel = np.linalg.norm(vals - np.einsum("ij,ij->i", A[rows], B[cols])) / norm_obs
-            if rel <= _RES_TOL:
-                return A, B
-        raise RuntimeError(f"SoftImpute did not reach the residual tolerance in {max_iter} iterations")
-    return run
+            t += 1
+        elapsed += time.perf_counter() - t0
+        err = relative_error(A, B, truth)
+        if err <= TARGET:
+            break
+    return elapsed, t, err
 
 
 def _check(truth):
@@ -149,11 +157,19 @@ def _race(truth, entries, k, names, repeat):
         "lrla robust": lambda: lrla_fit(entries, k, "robust"),
         "lrla exact": lambda: lrla_fit(entries, k, "exact"),
         "numpy-als": lambda: numpy_als(entries, k),
-        "softimpute": lambda: softimpute(entries, k),
     }
-    candidates = {name: makers[name]() for name in names}
+    candidates = {name: makers[name]() for name in names if name in makers}
     with pinned_blas(1):
-        return time_interleaved(candidates, repeat=repeat, warmup=1, check=_check(truth))
+        times = time_interleaved(candidates, repeat=repeat, warmup=1, check=_check(truth))
+        notes = {name: "" for name in times}
+        if "softimpute" in names:
+            # Far slower: one timed run (no warm-up needed, no JIT), capped.
+            cap = 60 * max(times.values())
+            seconds, iters, err = softimpute(entries, k, truth, time_cap=cap)
+            times["softimpute"] = seconds
+            notes["softimpute"] = (f"single run, {iters} iterations, error {err:.1e}" if err <= TARGET else
+                                   f"did not reach 1e-6 within the {cap:.0f} s cap (error {err:.1e}); time is a lower bound")
+    return times, notes
 
 
 def _load():
@@ -175,15 +191,15 @@ def time_to_accuracy(quick=False):
     load_before = _load()
     for label, m, n, k, n_obs, names, repeat in problems:
         truth, entries = _instance(m, n, k, n_obs)
-        t = _race(truth, entries, k, names, repeat)
+        t, notes = _race(truth, entries, k, names, repeat)
         base = t["lrla robust"]
         for name in names:
-            rows.append([label, name, t[name], t[name] / base])
+            rows.append([label, name, t[name], t[name] / base, notes[name]])
         raw.append({"problem": label, **t})
     md = ["Time to relative error 1e-6 (median of interleaved runs after a warm-up; accuracy asserted). "
           f"{machine_line()}; BLAS pinned to 1 thread. Load average before/after: "
           f"{' '.join(load_before)} / {' '.join(_load())} (machine shared with other jobs).", "",
-          md_table(["problem", "method", "seconds", "time / lrla robust"], rows)]
+          md_table(["problem", "method", "seconds", "time / lrla robust", "note"], rows)]
     return Report("\n".join(md), raw)
 
 
@@ -202,12 +218,12 @@ def rank_sweep(quick=False):
     for k in ks:
         truth, entries = _instance(m, n, k, n_obs)
         names = ("lrla robust", "lrla exact") + (("numpy-als",) if k <= 32 else ())
-        t = _race(truth, entries, k, names, 2 if not quick else 1)
+        t, _ = _race(truth, entries, k, names, 1)
         for name in names:
             rows.append([k, name, t[name], t[name] / t["lrla robust"]])
         raw.append({"k": k, **t})
     md = [f"{m}x{n}, |Omega| = {n_obs:.0e} fixed; time to relative error 1e-6 "
-          f"(median of interleaved runs, warm-up excluded). {machine_line()}; BLAS pinned to 1 thread. "
+          f"(one timed run per method after a warm-up run, interleaved). {machine_line()}; BLAS pinned to 1 thread. "
           f"Load average before/after: {' '.join(load_before)} / {' '.join(_load())}.", "",
           md_table(["k", "method", "seconds", "time / lrla robust"], rows)]
     return Report("\n".join(md), raw)

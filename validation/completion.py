@@ -488,7 +488,7 @@ def _success_curves(scale, seed, variants):
     if scale == "quick":
         n, k, cs, n_seeds = 150, 3, (0.5, 0.7, 0.9, 1.2, 1.6, 2.2), 5
     else:
-        n, k, cs, n_seeds = 300, 5, (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.4, 1.7, 2.0, 2.5), 20
+        n, k, cs, n_seeds = 300, 5, (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.6, 2.0), 12
     curves = {name: [] for name in variants}
     with _one_thread():
         for c in cs:
@@ -586,7 +586,7 @@ def _subspace_distance(U0, U_star):
 
 
 def _init_distances(scale, seed, init):
-    n, k, n_seeds = (400, 4, 3) if scale == "quick" else (1000, 5, 5)
+    n, k, n_seeds = (400, 4, 3) if scale == "quick" else (700, 5, 5)
     ps = np.geomspace(0.03, 0.3, 6)
     dists = []
     for p in ps:
