@@ -34,6 +34,17 @@ Robust matrix recovery (``lrla.recovery``)
     SubgradientRecovery  l1 sub-gradient method: small init, over-estimated rank, outlier-robust
     subgradient_recovery functional form, returns the recovered matrix
 
+Concatenated-matrix SVD (``lrla.concat``)
+    captured_energy             exact rank-r energy of [A_1 ... A_K] (the reference)
+    weyl_bound, elementwise_weyl_bound, union_bound, credited_union_bound, residual_bound
+                                certified lower bounds on that energy
+    blockwise_tail_bound, elementwise_tail_bound   lower bounds on the rank-r tail
+    total_energy, relative_error                   energies -> relative Frobenius error
+    IncrementalSVD              Brand-style incremental estimator with certified energies
+    cluster_matrices            error-constrained clustering (max_norm / residuals / approximate)
+    ErrorConstrainedClustering  the same as an estimator (errors, ranks, compression ratio)
+    compression_ratio           the paper's effective compression ratio
+
 Instances with known ground truth: ``lrla.datasets``.
 Versions, BLAS and Numba threading for bug reports: ``lrla.show_versions()``.
 Warnings: ``lrla.ConvergenceWarning`` (scikit-learn's class).
@@ -54,8 +65,10 @@ from .streaming import *  # noqa: F401,F403
 from .streaming import __all__ as _streaming_all
 from .recovery import *  # noqa: F401,F403
 from .recovery import __all__ as _recovery_all
+from .concat import *  # noqa: F401,F403
+from .concat import __all__ as _concat_all
 
 __all__ = [
     "datasets", "show_versions", "ConvergenceWarning",
-    *_hadamard_all, *_completion_all, *_nystrom_all, *_streaming_all, *_recovery_all,
+    *_hadamard_all, *_completion_all, *_nystrom_all, *_streaming_all, *_recovery_all, *_concat_all,
 ]
