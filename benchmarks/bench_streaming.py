@@ -28,8 +28,8 @@ import tracemalloc
 import numpy as np
 from sklearn.decomposition import IncrementalPCA
 
-from lrla.streaming import OjaTopEigenvector, RandomOrderTopEigenvector
-from lrla.streaming._instances import make_spiked_stream
+from lrla import OjaTopEigenvector, RandomOrderTopEigenvector
+from lrla.datasets import make_spiked_stream
 
 from .core import Report, benchmark, machine_line, md_table, pinned_blas, time_interleaved
 

@@ -148,7 +148,7 @@ def oja_hard_instance_oracle(start, gap, n_spike, learning_rates, *, rows_per_co
     log_bulk = c * np.log1p(eta / (gap * c))
     a1 = np.log(abs(g[0])) + log_spike
     ab = 0.5 * np.log(np.sum(g[1:] ** 2)) + log_bulk
-    return 1.0 / np.sqrt(1.0 + np.exp(2.0 * (ab - a1)))
+    return np.exp(-0.5 * np.logaddexp(0.0, 2.0 * (ab - a1)))  # 1/sqrt(1 + e^{2(ab - a1)}), overflow-free
 
 
 def adversarial_order(rows, kind, *, v1=None):

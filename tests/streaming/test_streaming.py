@@ -4,8 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
 
-from lrla.streaming import FrequentDirections, OjaTopEigenvector, RandomOrderTopEigenvector
-from lrla.streaming._instances import (
+from lrla import FrequentDirections, OjaTopEigenvector, RandomOrderTopEigenvector
+from lrla.datasets import (
     adversarial_order,
     make_oja_hard_instance,
     make_spiked_stream,
