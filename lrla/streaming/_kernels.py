@@ -30,9 +30,9 @@ def random_order_pass(X, t_start, horizon, inv_dl, state, Z, Y, heavy, accumulat
         of the current geometric segment).
     inv_dl : float
         ``1 / (d * L)``: the heavy threshold is ``||A_light||_F^2 / (d L)``.
-    state : (2,) float64
-        ``[sum of squared norms of the rows classified light, their count]``,
-        updated in place.
+    state : (3,) float64
+        ``[sum of squared norms of the rows classified light, their count,
+        sum of squared norms of all rows]``, updated in place.
     Z : (d, k) float64
         Current iterate (fixed during a segment).
     Y : (d, k) float64
@@ -51,6 +51,7 @@ def random_order_pass(X, t_start, horizon, inv_dl, state, Z, Y, heavy, accumulat
         for c in range(d):
             v = np.float64(X[i, c])
             nrm += v * v
+        state[2] += nrm
         f_light = state[0]
         n_light = state[1]
         # Threshold from the rows seen *before* this one, with the light rows only, so

@@ -136,7 +136,7 @@ class RandomOrderTopEigenvector(BaseEstimator):
         self.partial_fit(rows)
         if self.n_seen_ == 0:
             raise ValueError("`rows` is an empty stream.")
-        if self._frob == 0.0:
+        if self._state[2] == 0.0:
             raise ValueError("the stream is all zeros: its top eigenvector is undefined.")
         if self._geometric:
             self._finish_segment()
@@ -182,11 +182,10 @@ class RandomOrderTopEigenvector(BaseEstimator):
         self._d, self._k, self._inv_dl = d, k, 1.0 / (d * L)
         self._Z = np.ascontiguousarray(Z)
         self._Y = np.zeros((d, k))
-        self._state = np.zeros(2)
+        self._state = np.zeros(3)
         self._seg = 0  # index into _bounds of the segment in progress (0 = warm-up)
         self._store = np.empty((0, d))
         self._n_store = 0
-        self._frob = 0.0
         self.n_seen_ = 0
         self.stored_rows_ = 0
         self.n_power_steps_ = 0
@@ -213,7 +212,6 @@ class RandomOrderTopEigenvector(BaseEstimator):
                                        self._Z, self._Y, heavy, self._seg > 0)
             if heavy.any():
                 self._append(part[heavy])
-            self._frob += float(np.einsum("ij,ij->", part, part, dtype=np.float64))
             self.n_seen_ += take
             i += take
             if self.n_seen_ == end:
@@ -262,7 +260,7 @@ class RandomOrderTopEigenvector(BaseEstimator):
         self.n_power_steps_ += 1
         final = (not self._geometric) and self.n_seen_ == self._n
         if not np.any(M_B):
-            if final and self._frob == 0.0:
+            if final and self._state[2] == 0.0:
                 raise ValueError("the stream is all zeros: its top eigenvector is undefined.")
             self._Y = np.zeros_like(self._Y)
             return  # nothing seen along the block yet; keep it

@@ -6,6 +6,7 @@ import numpy as np
 def random_order_pass(X, t_start, horizon, inv_dl, state, Z, Y, heavy, accumulate):
     for i, a in enumerate(np.asarray(X, dtype=np.float64)):
         nrm = float(a @ a)
+        state[2] += nrm
         is_heavy = state[0] > 0 and nrm > 0 and nrm >= 0.5 * (horizon / state[1]) * state[0] * inv_dl
         heavy[i] = is_heavy
         if is_heavy:

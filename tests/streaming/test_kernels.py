@@ -16,7 +16,7 @@ def test_random_order_pass_matches_reference(dtype, accumulate):
     Z = np.linalg.qr(rng.standard_normal((9, 2)))[0]
     out = []
     for impl in (_kernels.random_order_pass, reference.random_order_pass):
-        state, Y, heavy = np.zeros(2), np.zeros((9, 2)), np.zeros(300, dtype=bool)
+        state, Y, heavy = np.zeros(3), np.zeros((9, 2)), np.zeros(300, dtype=bool)
         impl(X, 0, 3000.0, 1 / (9 * 3.0), state, Z, Y, heavy, accumulate)
         out.append((state, Y, heavy))
     tol = 1e-12 if dtype == np.float64 else 1e-5
