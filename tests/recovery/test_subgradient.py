@@ -169,3 +169,14 @@ def test_dataset_generator():
 def test_large_init_scale_has_no_escape_phase(problem):
     est = SubgradientRecovery(2, init_scale=1.0, random_state=0).fit(problem.operator, problem.y)
     assert est.budget_ratio_ == np.inf and np.isfinite(est.X_).all()
+
+
+def test_generic_operator_and_verbose(problem, capsys):
+    mats = np.stack([problem.operator.adjoint(e) for e in np.eye(problem.operator.n_measurements)])
+    from lrla.recovery import SensingOperator
+
+    generic = SensingOperator(mats)
+    a = SubgradientRecovery(3, n_iter=200, random_state=0, verbose=True).fit(generic, problem.y)
+    b = SubgradientRecovery(3, n_iter=200, random_state=0).fit(problem.operator, problem.y)
+    np.testing.assert_allclose(a.X_, b.X_, rtol=1e-7, atol=1e-10)
+    assert "iter" in capsys.readouterr().out
