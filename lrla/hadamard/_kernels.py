@@ -6,29 +6,36 @@ All transforms are in natural (Sylvester) order, unnormalised unless a
 (and the benchmark's NumPy baseline).
 
 Layout of :func:`fwht_inplace` on a vector of length n = 2^L (the FFHT
-recursion of Andoni et al. 2015, written for LLVM's vectorisers):
+recursion of Andoni et al. 2015, done iteratively):
 
 1. **Register blocks** of 256 bytes (64 float32 / 32 float64 = eight AVX
-   registers): :func:`_register_block` is an LLVM-IR intrinsic that loads the
-   eight vectors, does the levels inside a vector with a lane shuffle and a
-   fused ``p + (+-1) * v`` per level (exact: the product by +-1 is exact and
-   the sum is rounded once, as in the plain butterfly), then the three levels
-   across the eight registers, and stores. Numba does not run LLVM's SLP
-   vectoriser, so these small levels cannot be vectorised from scalar code.
+   registers): ``_register_block`` loads the eight vectors, does the levels
+   inside a vector with a lane shuffle and a fused ``p + (+-1) * v`` per level
+   (exact: the product by +-1 is exact and the sum is rounded once, as in the
+   plain butterfly), then the three levels across the eight registers, and
+   stores.
 2. **L1 blocks** of 16 KiB: the remaining levels up to the block size, in
-   radix-8 passes (three levels per load/store of the block; one radix-2/4
-   pass first when the count is not a multiple of three).
-3. **Outer levels** in radix-8 passes, scheduled depth first: as soon as the
+   radix-8 sweeps (three levels per load/store; one radix-2/4 sweep first
+   when the count is not a multiple of three).
+3. **Outer levels** in radix-8 sweeps, scheduled depth first: as soon as the
    last L1 block of a group of 8 (then 64, ...) blocks is done, the group is
-   merged, so a merge reads data that is still in L2/L3 (the recursion of
-   FFHT, done iteratively). A radix-2/4 remainder is merged at the lowest
-   tier, where data is still in cache. The scale is fused into the last pass.
+   merged, so a merge reads data that is still in L2/L3. A radix-2/4
+   remainder is merged at the lowest tier, where data is still in cache. The
+   scale is fused into the last sweep.
 
-The radix-r passes read the r operands through r separate contiguous views
-(``x[i:i+h]``, ``x[i+h:i+2h]``, ...): with distinct views LLVM's loop
-vectoriser emits packed ``vaddps/vaddpd ymm`` code (guarded by a runtime
-overlap check), which it does not do for ``x[j]``/``x[j+h]`` on one array.
-No fastmath is needed: the butterflies are plain adds and subtracts.
+The register block and the radix-r butterflies (r vectors at stride h, all
+``lanes`` butterflies at once) are numba intrinsics that emit LLVM vector IR
+directly: Numba does not run LLVM's SLP vectoriser, so the in-vector levels
+cannot be vectorised from scalar code, and a loop-vectorised butterfly over
+views ``x[i:i+h]``, ``x[i+h:i+2h]`` pays a runtime overlap check per group
+and a scalar remainder loop (measured 10-30 % slower). Only plain adds,
+subtracts and multiplications by +-1 or ``scale`` are used, so no fastmath is
+needed and the results do not depend on the compiler's reassociation.
+
+Batches of rows shorter than one register block (d = 2 ... 32) are done on
+the flat array, 256 bytes of rows per register block (``_fwht_short_rows``).
+Batches of at least ``_PARALLEL_MIN_ELEMENTS`` elements run on numba threads
+over rows; smaller ones run serially, because waking threads costs more.
 """
 
 from __future__ import annotations
@@ -47,66 +54,90 @@ _N_REGISTERS = 8
 _REGISTER_BLOCK_BYTES = 32 * _N_REGISTERS
 # Bytes of one L1 block (half of a 32 KiB L1d, so the block stays resident).
 _L1_BLOCK_BYTES = 16384
+# Levels merged per sweep over memory above the L1 block (radix 8). Radix 16
+# measured 1.5-4x slower here: 16 vectors spill from the 16 AVX registers and
+# 16 streams at a power-of-two stride conflict in the 8-way caches.
+_OUTER_LOG_RADIX = 3
 
 
-@intrinsic
-def _register_block(typingctx, x, start):
-    """Unnormalised WHT of ``x[start:start + 256 // itemsize]``, in AVX registers.
+def _make_register_kernel(max_levels):
+    """Intrinsic ``kernel(x, start)``: the lowest ``max_levels`` levels of the WHT on one register block.
 
-    float32: 8 vectors of 8 lanes (6 levels); float64: 8 vectors of 4 lanes
-    (5 levels). ``x`` must be 1-D C-contiguous float32/float64 with at least
-    that many elements after ``start`` (the callers guarantee it).
+    The block is ``x[start:start + 256 // itemsize]`` (eight AVX vectors: 64
+    float32 / 32 float64). With ``max_levels`` >= 6 it is one full WHT of the
+    block; with fewer, it is the WHT of every run of 2^max_levels contiguous
+    elements (the rows of a batch with d < one block). ``x`` must be 1-D
+    C-contiguous float32/float64 with a full block after ``start`` (the callers
+    guarantee it).
     """
-    if not (isinstance(x, types.Array) and x.ndim == 1 and x.layout == "C"
-            and x.dtype in (types.float32, types.float64)):
-        return None
-    if not isinstance(start, types.Integer):
-        return None
-    sig = types.void(x, start)
 
-    def codegen(context, builder, signature, args):
-        arrty, startty = signature.args
-        ary = context.make_array(arrty)(context, builder, args[0])
-        elt = context.get_value_type(arrty.dtype)
-        itemsize = 4 if arrty.dtype == types.float32 else 8
-        lanes = 32 // itemsize
-        vty = ir.VectorType(elt, lanes)
-        i64 = ir.IntType(64)
-        offset = context.cast(builder, args[1], startty, types.int64)
-        base = builder.gep(ary.data, [offset], inbounds=True, source_etype=elt)
-        ptrs = [
-            builder.bitcast(
-                builder.gep(base, [ir.Constant(i64, k * lanes)], inbounds=True, source_etype=elt),
-                vty.as_pointer(),
-            )
-            for k in range(_N_REGISTERS)
-        ]
-        v = [builder.load(p, align=itemsize, typ=vty) for p in ptrs]
-        undef = ir.Constant(vty, ir.Undefined)
-        # Levels inside a vector: lane k pairs with lane k ^ h; the result is
-        # v[k ^ h] + v[k] for the lower lane and v[k ^ h] - v[k] for the upper.
-        h = 1
-        while h < lanes:
-            partner = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [k ^ h for k in range(lanes)])
-            signs = ir.Constant(vty, [(-1.0 if k & h else 1.0) for k in range(lanes)])
-            for a in range(_N_REGISTERS):
-                swapped = builder.shuffle_vector(v[a], undef, partner)
-                signed = builder.fmul(v[a], signs, flags=("contract",))
-                v[a] = builder.fadd(swapped, signed, flags=("contract",))
-            h *= 2
-        # Levels across the eight registers: whole-vector butterflies.
-        h = 1
-        while h < _N_REGISTERS:
-            for a in range(_N_REGISTERS):
-                if a & h == 0:
-                    b = a + h
-                    v[a], v[b] = builder.fadd(v[a], v[b]), builder.fsub(v[a], v[b])
-            h *= 2
-        for a in range(_N_REGISTERS):
-            builder.store(v[a], ptrs[a], align=itemsize)
-        return context.get_dummy_value()
+    @intrinsic
+    def kernel(typingctx, x, start):
+        if not (isinstance(x, types.Array) and x.ndim == 1 and x.layout == "C"
+                and x.dtype in (types.float32, types.float64)):
+            return None
+        if not isinstance(start, types.Integer):
+            return None
+        sig = types.void(x, start)
 
-    return sig, codegen
+        def codegen(context, builder, signature, args):
+            arrty, startty = signature.args
+            ary = context.make_array(arrty)(context, builder, args[0])
+            elt = context.get_value_type(arrty.dtype)
+            itemsize = 4 if arrty.dtype == types.float32 else 8
+            lanes = 32 // itemsize
+            vty = ir.VectorType(elt, lanes)
+            i64 = ir.IntType(64)
+            offset = context.cast(builder, args[1], startty, types.int64)
+            base = builder.gep(ary.data, [offset], inbounds=True, source_etype=elt)
+            ptrs = [
+                builder.bitcast(
+                    builder.gep(base, [ir.Constant(i64, k * lanes)], inbounds=True, source_etype=elt),
+                    vty.as_pointer(),
+                )
+                for k in range(_N_REGISTERS)
+            ]
+            v = [builder.load(p, align=itemsize, typ=vty) for p in ptrs]
+            undef = ir.Constant(vty, ir.Undefined)
+            levels = 0
+            # Levels inside a vector: lane k pairs with lane k ^ h; the result is
+            # v[k ^ h] + v[k] for the lower lane and v[k ^ h] - v[k] for the upper.
+            h = 1
+            while h < lanes and levels < max_levels:
+                partner = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [k ^ h for k in range(lanes)])
+                signs = ir.Constant(vty, [(-1.0 if k & h else 1.0) for k in range(lanes)])
+                for a in range(_N_REGISTERS):
+                    swapped = builder.shuffle_vector(v[a], undef, partner)
+                    signed = builder.fmul(v[a], signs, flags=("contract",))
+                    v[a] = builder.fadd(swapped, signed, flags=("contract",))
+                h *= 2
+                levels += 1
+            # Levels across the eight registers: whole-vector butterflies.
+            h = 1
+            while h < _N_REGISTERS and levels < max_levels:
+                for a in range(_N_REGISTERS):
+                    if a & h == 0:
+                        b = a + h
+                        v[a], v[b] = builder.fadd(v[a], v[b]), builder.fsub(v[a], v[b])
+                h *= 2
+                levels += 1
+            for a in range(_N_REGISTERS):
+                builder.store(v[a], ptrs[a], align=itemsize)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return kernel
+
+
+# The full register-block transform (6 levels for float32, 5 for float64) and
+# partial ones for batches of short rows (d = 2 ... 32).
+_register_block = _make_register_kernel(6)
+_register_levels_1 = _make_register_kernel(1)
+_register_levels_2 = _make_register_kernel(2)
+_register_levels_3 = _make_register_kernel(3)
+_register_levels_4 = _make_register_kernel(4)
+_register_levels_5 = _make_register_kernel(5)
 
 
 @intrinsic
@@ -122,145 +153,122 @@ def _cast_like(typingctx, x, value):
     return sig, codegen
 
 
+def _make_butterfly(radix, scaled):
+    """Intrinsic ``kernel(x, i, h, scale)``: a radix-``radix`` butterfly on whole AVX vectors.
+
+    Loads the ``radix`` vectors starting at x[i], x[i + h], ..., x[i + (radix-1) h],
+    does log2(radix) levels of add/sub across them in registers (times
+    ``scale`` if ``scaled``) and stores them back: ``lanes`` butterflies at once.
+    Written in IR so that no runtime aliasing check or scalar remainder loop
+    is needed (the callers guarantee h >= lanes and that the vectors exist).
+    """
+
+    @intrinsic
+    def kernel(typingctx, x, i, h, scale):
+        if not (isinstance(x, types.Array) and x.ndim == 1 and x.layout == "C"
+                and x.dtype in (types.float32, types.float64)):
+            return None
+        if not (isinstance(i, types.Integer) and isinstance(h, types.Integer)):
+            return None
+        sig = types.void(x, i, h, scale)
+
+        def codegen(context, builder, signature, args):
+            arrty = signature.args[0]
+            ary = context.make_array(arrty)(context, builder, args[0])
+            elt = context.get_value_type(arrty.dtype)
+            itemsize = 4 if arrty.dtype == types.float32 else 8
+            lanes = 32 // itemsize
+            vty = ir.VectorType(elt, lanes)
+            offset = context.cast(builder, args[1], signature.args[1], types.int64)
+            stride = context.cast(builder, args[2], signature.args[2], types.int64)
+            ptrs = []
+            for _ in range(radix):
+                ptr = builder.gep(ary.data, [offset], inbounds=True, source_etype=elt)
+                ptrs.append(builder.bitcast(ptr, vty.as_pointer()))
+                offset = builder.add(offset, stride)
+            v = [builder.load(p, align=itemsize, typ=vty) for p in ptrs]
+            h_reg = 1
+            while h_reg < radix:
+                for a in range(radix):
+                    if a & h_reg == 0:
+                        b = a + h_reg
+                        v[a], v[b] = builder.fadd(v[a], v[b]), builder.fsub(v[a], v[b])
+                h_reg *= 2
+            if scaled:
+                value = context.cast(builder, args[3], signature.args[3], arrty.dtype)
+                splat = ir.Constant(vty, ir.Undefined)
+                for lane in range(lanes):
+                    splat = builder.insert_element(splat, value, ir.Constant(ir.IntType(32), lane))
+                v = [builder.fmul(a, splat) for a in v]
+            for a in range(radix):
+                builder.store(v[a], ptrs[a], align=itemsize)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return kernel
+
+
+_butterfly8 = _make_butterfly(8, False)
+_butterfly8_scaled = _make_butterfly(8, True)
+_butterfly4 = _make_butterfly(4, False)
+_butterfly4_scaled = _make_butterfly(4, True)
+_butterfly2 = _make_butterfly(2, False)
+_butterfly2_scaled = _make_butterfly(2, True)
+
+
 @njit(cache=True, boundscheck=False)
 def _radix8(x, start, stop, h, scale, scaled):
-    """Levels h, 2h, 4h on x[start:stop] in one sweep; results times ``scale`` if ``scaled``."""
+    """Levels h, 2h, 4h on x[start:stop] in one sweep (h >= one vector); results times ``scale`` if ``scaled``."""
+    lanes = 32 // x.itemsize
     for i in range(start, stop, 8 * h):
-        v0 = x[i:i + h]
-        v1 = x[i + h:i + 2 * h]
-        v2 = x[i + 2 * h:i + 3 * h]
-        v3 = x[i + 3 * h:i + 4 * h]
-        v4 = x[i + 4 * h:i + 5 * h]
-        v5 = x[i + 5 * h:i + 6 * h]
-        v6 = x[i + 6 * h:i + 7 * h]
-        v7 = x[i + 7 * h:i + 8 * h]
-        # Two copies of the loop so that neither carries a branch or a multiply it does not need.
         if scaled:
-            for j in range(h):
-                x0 = v0[j]
-                x1 = v1[j]
-                x2 = v2[j]
-                x3 = v3[j]
-                x4 = v4[j]
-                x5 = v5[j]
-                x6 = v6[j]
-                x7 = v7[j]
-                a0 = x0 + x1
-                a1 = x0 - x1
-                a2 = x2 + x3
-                a3 = x2 - x3
-                a4 = x4 + x5
-                a5 = x4 - x5
-                a6 = x6 + x7
-                a7 = x6 - x7
-                b0 = a0 + a2
-                b1 = a1 + a3
-                b2 = a0 - a2
-                b3 = a1 - a3
-                b4 = a4 + a6
-                b5 = a5 + a7
-                b6 = a4 - a6
-                b7 = a5 - a7
-                v0[j] = (b0 + b4) * scale
-                v1[j] = (b1 + b5) * scale
-                v2[j] = (b2 + b6) * scale
-                v3[j] = (b3 + b7) * scale
-                v4[j] = (b0 - b4) * scale
-                v5[j] = (b1 - b5) * scale
-                v6[j] = (b2 - b6) * scale
-                v7[j] = (b3 - b7) * scale
+            for j in range(i, i + h, lanes):
+                _butterfly8_scaled(x, j, h, scale)
         else:
-            for j in range(h):
-                x0 = v0[j]
-                x1 = v1[j]
-                x2 = v2[j]
-                x3 = v3[j]
-                x4 = v4[j]
-                x5 = v5[j]
-                x6 = v6[j]
-                x7 = v7[j]
-                a0 = x0 + x1
-                a1 = x0 - x1
-                a2 = x2 + x3
-                a3 = x2 - x3
-                a4 = x4 + x5
-                a5 = x4 - x5
-                a6 = x6 + x7
-                a7 = x6 - x7
-                b0 = a0 + a2
-                b1 = a1 + a3
-                b2 = a0 - a2
-                b3 = a1 - a3
-                b4 = a4 + a6
-                b5 = a5 + a7
-                b6 = a4 - a6
-                b7 = a5 - a7
-                v0[j] = b0 + b4
-                v1[j] = b1 + b5
-                v2[j] = b2 + b6
-                v3[j] = b3 + b7
-                v4[j] = b0 - b4
-                v5[j] = b1 - b5
-                v6[j] = b2 - b6
-                v7[j] = b3 - b7
+            for j in range(i, i + h, lanes):
+                _butterfly8(x, j, h, scale)
 
 
 @njit(cache=True, boundscheck=False)
 def _radix4(x, start, stop, h, scale, scaled):
-    """Levels h, 2h on x[start:stop] in one sweep."""
+    """Levels h, 2h on x[start:stop] in one sweep (h >= one vector)."""
+    lanes = 32 // x.itemsize
     for i in range(start, stop, 4 * h):
-        v0 = x[i:i + h]
-        v1 = x[i + h:i + 2 * h]
-        v2 = x[i + 2 * h:i + 3 * h]
-        v3 = x[i + 3 * h:i + 4 * h]
         if scaled:
-            for j in range(h):
-                x0 = v0[j]
-                x1 = v1[j]
-                x2 = v2[j]
-                x3 = v3[j]
-                a0 = x0 + x1
-                a1 = x0 - x1
-                a2 = x2 + x3
-                a3 = x2 - x3
-                v0[j] = (a0 + a2) * scale
-                v1[j] = (a1 + a3) * scale
-                v2[j] = (a0 - a2) * scale
-                v3[j] = (a1 - a3) * scale
+            for j in range(i, i + h, lanes):
+                _butterfly4_scaled(x, j, h, scale)
         else:
-            for j in range(h):
-                x0 = v0[j]
-                x1 = v1[j]
-                x2 = v2[j]
-                x3 = v3[j]
-                a0 = x0 + x1
-                a1 = x0 - x1
-                a2 = x2 + x3
-                a3 = x2 - x3
-                v0[j] = a0 + a2
-                v1[j] = a1 + a3
-                v2[j] = a0 - a2
-                v3[j] = a1 - a3
+            for j in range(i, i + h, lanes):
+                _butterfly4(x, j, h, scale)
+
+
+@njit(cache=True, boundscheck=False)
+def _radix2_vector(x, start, stop, h, scale, scaled):
+    """Level h on x[start:stop] (h >= one vector)."""
+    lanes = 32 // x.itemsize
+    for i in range(start, stop, 2 * h):
+        if scaled:
+            for j in range(i, i + h, lanes):
+                _butterfly2_scaled(x, j, h, scale)
+        else:
+            for j in range(i, i + h, lanes):
+                _butterfly2(x, j, h, scale)
 
 
 @njit(cache=True, boundscheck=False)
 def _radix2(x, start, stop, h, scale, scaled):
-    """Level h on x[start:stop]."""
+    """Level h on x[start:stop], any h (scalar code; for vectors shorter than one register block)."""
     for i in range(start, stop, 2 * h):
-        v0 = x[i:i + h]
-        v1 = x[i + h:i + 2 * h]
-        if scaled:
-            for j in range(h):
-                a = v0[j]
-                b = v1[j]
-                v0[j] = (a + b) * scale
-                v1[j] = (a - b) * scale
-        else:
-            for j in range(h):
-                a = v0[j]
-                b = v1[j]
-                v0[j] = a + b
-                v1[j] = a - b
+        for j in range(i, i + h):
+            a = x[j]
+            b = x[j + h]
+            if scaled:
+                x[j] = (a + b) * scale
+                x[j + h] = (a - b) * scale
+            else:
+                x[j] = a + b
+                x[j + h] = a - b
 
 
 @njit(cache=True, boundscheck=False)
@@ -270,7 +278,7 @@ def _radix_pass(x, start, stop, h, radix, scale, scaled):
     elif radix == 4:
         _radix4(x, start, stop, h, scale, scaled)
     else:
-        _radix2(x, start, stop, h, scale, scaled)
+        _radix2_vector(x, start, stop, h, scale, scaled)
 
 
 @njit(cache=True, boundscheck=False)
@@ -315,8 +323,8 @@ def fwht_inplace(x, scale):
     block = min(n, _L1_BLOCK_BYTES // x.itemsize)
     # Tiers above the L1 block: the lowest merges 2, 4 or 8 blocks (the
     # remainder of the level count mod 3), every further tier 8 of the previous.
-    remainder = (_log2(n) - _log2(block)) % 3
-    first_tier = block << (remainder if remainder else 3)
+    remainder = (_log2(n) - _log2(block)) % _OUTER_LOG_RADIX
+    first_tier = block << (remainder if remainder else _OUTER_LOG_RADIX)
     for start in range(0, n, block):
         for i in range(start, start + block, reg):
             _register_block(x, i)
@@ -330,8 +338,8 @@ def fwht_inplace(x, scale):
         radix = first_tier // block
         while size <= n and end % size == 0:
             _radix_pass(x, end - size, end, size // radix, radix, s, size == n)
-            size *= 8
-            radix = 8
+            size <<= _OUTER_LOG_RADIX
+            radix = 1 << _OUTER_LOG_RADIX
 
 
 # A parallel region costs a thread wake-up (and a scheduler time slice when the
@@ -357,9 +365,60 @@ def _fwht_rows_parallel(X, scale):
 
 
 @njit(cache=True, boundscheck=False)
+def _short_rows_range(flat, log_d, start, stop, scale):
+    """WHT of every run of 2^log_d elements in flat[start:stop] (whole register blocks), times ``scale``.
+
+    For a C-contiguous batch of rows shorter than a register block, the rows'
+    transforms are the lowest log_d levels of the flat array, so each register
+    block transforms 256 bytes' worth of rows at once, in vector registers.
+    """
+    reg = _REGISTER_BLOCK_BYTES // flat.itemsize
+    for i in range(start, stop, reg):
+        if log_d == 1:
+            _register_levels_1(flat, i)
+        elif log_d == 2:
+            _register_levels_2(flat, i)
+        elif log_d == 3:
+            _register_levels_3(flat, i)
+        elif log_d == 4:
+            _register_levels_4(flat, i)
+        else:
+            _register_levels_5(flat, i)
+    if scale != 1:
+        for j in range(start, stop):
+            flat[j] *= scale
+
+
+@njit(cache=True, parallel=True, boundscheck=False)
+def _short_rows_parallel(flat, log_d, n_chunks, chunk, scale):
+    for c in prange(n_chunks):
+        _short_rows_range(flat, log_d, c * chunk, (c + 1) * chunk, scale)
+
+
+@njit(cache=True, boundscheck=False)
+def _fwht_short_rows(X, scale):
+    """:func:`fwht_rows` for 1 < d < one register block: whole blocks in registers, the last rows one by one."""
+    s = _cast_like(X, scale)
+    n_rows, d = X.shape
+    reg = _REGISTER_BLOCK_BYTES // X.itemsize
+    flat = X.reshape(n_rows * d)
+    n_blocks = (n_rows * d) // reg
+    log_d = _log2(d)
+    chunk_blocks = 256  # 64 KiB per thread chunk
+    n_chunks = n_blocks // chunk_blocks
+    if _use_threads(X) and n_chunks > 1:
+        _short_rows_parallel(flat, log_d, n_chunks, chunk_blocks * reg, s)
+    done = n_chunks * chunk_blocks * reg if _use_threads(X) and n_chunks > 1 else 0
+    _short_rows_range(flat, log_d, done, n_blocks * reg, s)
+    _fwht_row_range(X, s, (n_blocks * reg) // d, n_rows)
+
+
+@njit(cache=True, boundscheck=False)
 def fwht_rows(X, scale):
     """In-place FWHT of every row of the C-contiguous 2-D array ``X`` (threads over rows for large batches)."""
-    if _use_threads(X):
+    if 1 < X.shape[1] < _REGISTER_BLOCK_BYTES // X.itemsize:
+        _fwht_short_rows(X, scale)
+    elif _use_threads(X):
         _fwht_rows_parallel(X, scale)
     else:
         _fwht_row_range(X, scale, 0, X.shape[0])

@@ -81,7 +81,11 @@ def test_fwht_inplace_touches_only_its_view(dtype):
     np.testing.assert_array_equal(X[2], hadamard(256) @ X0[2].astype(np.float64))
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (5, 8), (7, 64), (3, 1024), (2, 2**13), (64, 2**10)])
+@pytest.mark.parametrize(
+    "shape",
+    [(1, 1), (9, 1), (1000, 2), (333, 4), (5, 8), (77, 16), (21, 32), (8192, 16), (7, 64), (3, 1024), (2, 2**13),
+     (64, 2**10)],
+)
 def test_fwht_rows(shape, dtype):
     X = np.random.default_rng(shape[1]).standard_normal(shape)
     expected = _kernels.fwht_rows_numpy(X) / np.sqrt(shape[1])
@@ -157,11 +161,15 @@ def test_float32_kernel_keeps_float32_arithmetic():
     np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("kernel", ["fwht_rows", "rotate_rows_shared", "rotate_rows_fresh", "unrotate_rows_shared"])
-def test_threaded_batches_equal_row_by_row(kernel):
+@pytest.mark.parametrize(
+    "kernel, shape",
+    [("fwht_rows", (32, 2**12)), ("fwht_rows", (2**13, 8)), ("fwht_rows", (2**12 + 3, 16)),
+     ("rotate_rows_shared", (32, 2**12)), ("rotate_rows_fresh", (32, 2**12)), ("unrotate_rows_shared", (32, 2**12))],
+)
+def test_threaded_batches_equal_row_by_row(kernel, shape):
     """Large batches run on threads (prange), small ones serially: the results must be identical."""
-    X = np.random.default_rng(5).standard_normal((32, 2**12))
-    signs = signs_matrix(2, 2**12, 6)
+    X = np.random.default_rng(5).standard_normal(shape)
+    signs = signs_matrix(2, shape[1], 6)
     scale = 2.0**-6
 
     def run(A, offset):
@@ -173,7 +181,7 @@ def test_threaded_batches_equal_row_by_row(kernel):
             getattr(_kernels, kernel)(A, signs, scale)
 
     batch = X.copy()
-    run(batch, 0)  # 2^17 elements: threaded
+    run(batch, 0)  # >= 2^16 elements: threaded
     for r in range(X.shape[0]):
         row = X[r:r + 1].copy()
         run(row, r)  # one row: serial
