@@ -11,6 +11,16 @@ Hadamard rotations (``lrla.hadamard``)
     srht                 subsampled randomized Hadamard row sketch S @ A
     SRHT                 scikit-learn transformer: fast Johnson-Lindenstrauss map
 
+Row sampling (``lrla.sampling``)
+    leverage_scores      exact (QR) or sketched (SRHT / OSNAP) leverage and ridge leverage scores
+    lewis_weights        l_p Lewis weights (Cohen-Peng fixed point, damped for p >= 4)
+    lp_sensitivities     l_p sensitivities: exact (certified simplex at p = 1, convex solves), Lewis or root-leverage bounds
+    sample_rows          i.i.d. or Bernoulli row sampling with l_p reweighting -> RowSample
+    RowSample            sampled indices, l_p weights and the sampled matrix S A
+    sensitivity_sample   Woodruff-Yasuda sensitivity sampling and related schemes
+    lp_distortion        worst distortion of a sample (exact for p = 2 and p = 1, d <= 3)
+    lp_regression        min ||Ax - b||_p on all rows or on a RowSample
+
 Matrix completion (``lrla.completion``)
     AltMinCompletion     robust alternating minimization (exact or inexact O(|Omega| k) half-steps)
     complete_matrix      functional form: (rows, cols, values, shape, rank) -> (U, V)
@@ -67,8 +77,11 @@ from .recovery import *  # noqa: F401,F403
 from .recovery import __all__ as _recovery_all
 from .concat import *  # noqa: F401,F403
 from .concat import __all__ as _concat_all
+from .sampling import *  # noqa: F401,F403
+from .sampling import __all__ as _sampling_all
 
 __all__ = [
     "datasets", "show_versions", "ConvergenceWarning",
     *_hadamard_all, *_completion_all, *_nystrom_all, *_streaming_all, *_recovery_all, *_concat_all,
+    *_sampling_all,
 ]
