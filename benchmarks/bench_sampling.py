@@ -5,7 +5,7 @@
   (``np.linalg.qr(A)`` then squared row norms of Q), the way a NumPy user computes them, and against
   lrla's own exact path (column-pivoted QR). n = 2^20 (~10^6), d = 64; the sketched scores must have
   median relative error <= 0.1 and max <= 0.5 (asserted in the run).
-* ``sampling.leverage-sparse``: the CountSketch path on a scipy.sparse matrix (1% density) against
+* ``sampling.leverage-sparse``: the sparse-embedding (OSNAP, 8 nonzeros per column) path on a scipy.sparse matrix (1% density) against
   NumPy's QR of the densified matrix (conversion included) and lrla's exact sparse path (d x d Gram).
 * ``sampling.l1-sensitivities``: exact l_1 sensitivities at n = 2000, d = 10: lrla's dual LP per row
   (HiGHS through ``scipy.optimize.linprog``) against cvxpy solving the primal
@@ -80,7 +80,7 @@ def bench_leverage_dense(quick):
     return _leverage_report("Leverage scores, dense", times, errs, n, d)
 
 
-@benchmark(id="sampling.leverage-sparse", description="CountSketch vs exact leverage scores, sparse 2^18 x 64")
+@benchmark(id="sampling.leverage-sparse", description="OSNAP sketch vs exact leverage scores, sparse 2^18 x 64")
 def bench_leverage_sparse(quick):
     n, d = (2**15, 32) if quick else (2**18, 64)
     A = sp.random(n, d, density=0.01 if not quick else 0.05, random_state=0, format="csr")

@@ -252,7 +252,7 @@ def _sketch_errors(scale, seed, sketch_size=None):
     sparse = sp.random(n, d, density=0.05, random_state=rng, format="csr")
     sparse.data = rng.standard_t(2, size=sparse.data.size)
     instances = dict(dense)
-    instances["sparse t2 (CountSketch)"] = sparse
+    instances["sparse t2 (OSNAP)"] = sparse
     out = []
     for eps in (0.5, 0.25):
         for name, A in instances.items():
@@ -272,7 +272,7 @@ def _sketch_errors(scale, seed, sketch_size=None):
           "statistical leverage, JMLR",
     where="Algorithm 1 / Theorem 2 (relative-error leverage scores from a sketch); issue item 1",
     statement="leverage_scores(method='sketch', epsilon=e) returns every nonzero score within relative error e "
-              "of the exact one (SRHT for dense input, CountSketch for sparse input).",
+              "of the exact one (SRHT for dense input, an OSNAP sparse embedding with 8 nonzeros per column for sparse input).",
     prediction="max_i |tau~_i/tau_i - 1| <= e for e in {0.5, 0.25} on Gaussian, t2, heavy-row and sparse instances, "
                "in every seed",
 )

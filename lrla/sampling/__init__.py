@@ -1,6 +1,6 @@
 """Leverage scores, l_p Lewis weights, l_p sensitivities and row sampling.
 
-leverage_scores      exact (QR) or sketched (SRHT / CountSketch) leverage and ridge leverage scores
+leverage_scores      exact (QR) or sketched (SRHT / OSNAP sparse embedding) leverage and ridge leverage scores
 lewis_weights        l_p Lewis weights by the (damped for p >= 4) Cohen-Peng fixed point
 lp_sensitivities     l_p sensitivities: exact (one LP / convex solve per row), Lewis or root-leverage bounds
 sample_rows          i.i.d. or Bernoulli row sampling with l_p reweighting -> RowSample
