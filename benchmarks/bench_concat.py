@@ -111,7 +111,7 @@ def _caption():
            "update, the plain-numpy update and an exact re-SVD per step")
 def bench_estimator_add(quick):
     rng = np.random.default_rng(0)
-    m, d, r, p, batch = 256, 8, 16, 5, 8
+    m, d, r, p, batch = 256, 8, 16, 5, 32
     sizes = (32, 128) if quick else (32, 128, 512)
     blocks = [rng.standard_normal((m, d)) for _ in range(max(sizes) + batch)]
     ref = _reference()
