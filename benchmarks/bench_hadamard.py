@@ -9,7 +9,8 @@ is d^2 numbers). Every timed output is compared with a float64 reference.
 In-place rows copy the input into a work buffer and transform it there
 (``np.copyto`` + ``ffht.fht_`` / ``_kernels.fwht_inplace``): repeated
 unnormalised in-place transforms would overflow, and both sides pay the same
-copy, which is timed alone as the ``memcpy`` row of the same run.
+copy, which is timed alone as the ``memcpy`` row of the same run. All
+in-place candidates share one buffer (see ``_single_vector``).
 """
 
 from __future__ import annotations
@@ -64,26 +65,29 @@ def _single_vector(dtype, d, repeat):
     rng = np.random.default_rng(d)
     x = rng.standard_normal(d).astype(dtype)
     reference = _kernels.fwht_rows_numpy(x[None, :].astype(np.float64))[0]
-    buf_lrla, buf_ffht, buf_copy = np.empty_like(x), np.empty_like(x), np.empty_like(x)
+    # One work buffer for every in-place candidate: the speed of strided passes over a large buffer
+    # depends on where its pages landed (measured here: up to 5x between two allocations, for FFHT
+    # and lrla alike), so sharing it keeps the comparison fair.
+    buf = np.empty_like(x)
     one = dtype(1.0)
 
     def lrla_inplace():
-        np.copyto(buf_lrla, x)
-        _kernels.fwht_inplace(buf_lrla, one)
-        return buf_lrla
+        np.copyto(buf, x)
+        _kernels.fwht_inplace(buf, one)
+        return buf
 
     def memcpy():
-        np.copyto(buf_copy, x)
-        return buf_copy
+        np.copyto(buf, x)
+        return buf
 
     candidates = {"memcpy": memcpy, "lrla kernel": lrla_inplace, "lrla fwht": lambda: fwht(x, normalize=False)}
     fwht_check = _checker(reference, _fwht_bound(dtype, d))
     checks = {"memcpy": None, "lrla kernel": fwht_check, "lrla fwht": fwht_check}
     if ffht is not None:
         def ffht_inplace():
-            np.copyto(buf_ffht, x)
-            ffht.fht_(buf_ffht)
-            return buf_ffht
+            np.copyto(buf, x)
+            ffht.fht_(buf)
+            return buf
 
         candidates["FFHT"] = ffht_inplace
         candidates["FFHT fht"] = lambda: ffht.fht(x)
@@ -104,27 +108,27 @@ def _batch(dtype, n_rows, d, repeat):
     rng = np.random.default_rng(n_rows + d)
     X = rng.standard_normal((n_rows, d)).astype(dtype)
     reference = _kernels.fwht_rows_numpy(X.astype(np.float64))
-    buf_lrla, buf_lrla1, buf_ffht, buf_copy = (np.empty_like(X) for _ in range(4))
+    buf = np.empty_like(X)  # shared by the in-place candidates, as in _single_vector
     one = dtype(1.0)
 
     def memcpy():
-        np.copyto(buf_copy, X)
-        return buf_copy
+        np.copyto(buf, X)
+        return buf
 
     def lrla_rows():
-        np.copyto(buf_lrla, X)
-        _kernels.fwht_rows(buf_lrla, one)
-        return buf_lrla
+        np.copyto(buf, X)
+        _kernels.fwht_rows(buf, one)
+        return buf
 
     def lrla_rows_one_thread():
         threads = numba.get_num_threads()
         numba.set_num_threads(1)
         try:
-            np.copyto(buf_lrla1, X)
-            _kernels.fwht_rows(buf_lrla1, one)
+            np.copyto(buf, X)
+            _kernels.fwht_rows(buf, one)
         finally:
             numba.set_num_threads(threads)
-        return buf_lrla1
+        return buf
 
     fwht_check = _checker(reference, _fwht_bound(dtype, d))
     candidates = {
@@ -136,10 +140,10 @@ def _batch(dtype, n_rows, d, repeat):
     checks = {"memcpy": None, "lrla kernel": fwht_check, "lrla kernel 1 thread": fwht_check, "lrla fwht": fwht_check}
     if ffht is not None:
         def ffht_per_row():
-            np.copyto(buf_ffht, X)
-            for row in buf_ffht:
+            np.copyto(buf, X)
+            for row in buf:
                 ffht.fht_(row)
-            return buf_ffht
+            return buf
 
         candidates["FFHT"] = ffht_per_row
         checks["FFHT"] = fwht_check
@@ -245,7 +249,8 @@ Candidates, each timed interleaved with the others (median of {'3' if quick else
 calls under 20 ms are looped for 20 ms per sample), every output checked against a float64 NumPy reference
 (relative error <= 4 log2(d) 2^-24 for float32 / 2^-53 for float64; d units for the dense product):
 
-- **memcpy**: `np.copyto(buf, x)`, the copy that the in-place rows also pay;
+- **memcpy**: `np.copyto(buf, x)`, the copy that the in-place rows also pay (all three use the same `buf`:
+  the speed of strided passes depends on where a buffer's pages landed, by up to 5x for FFHT and lrla alike);
 - **lrla kernel**: `np.copyto(buf, x)` then `lrla.hadamard._kernels.fwht_inplace(buf, 1.0)` (single vector) or
   `fwht_rows(buf, 1.0)` (batch, `prange` over rows on {_threads()} threads; also shown on 1 thread);
 - **lrla fwht**: the public `lrla.fwht(x, normalize=False)` (argument checks, new output array);
