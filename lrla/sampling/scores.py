@@ -48,8 +48,8 @@ def _ridge_basis_scores(A64, ridge):
 def _sparse_exact_scores(A, ridge):
     """Exact scores of a sparse matrix from its d x d Gram matrix (squares the condition number)."""
     d = A.shape[1]
-    G = (A.T @ A).toarray().astype(np.float64) if sp.issparse(A.T @ A) else np.asarray(A.T @ A, dtype=np.float64)
-    G = G + ridge * np.eye(d)
+    G = A.T @ A
+    G = (G.toarray() if sp.issparse(G) else np.asarray(G)).astype(np.float64) + ridge * np.eye(d)
     evals, V = la.eigh(G)
     top = evals.max()
     if top <= 0.0:

@@ -178,3 +178,12 @@ def test_upper_bounds_dominate_exact(p):
 def test_bound_method_rejects_p_above_two():
     with pytest.raises(ValueError, match="p <= 2"):
         lp_sensitivities(_heavy(20, 2), 3.0, method="bound")
+
+
+def test_lewis_weights_and_sensitivities_of_rank_deficient_matrix_use_its_column_space():
+    rng = np.random.default_rng(3)
+    B = rng.standard_normal((60, 3))
+    A = np.column_stack([B, B @ np.array([1.0, -1.0, 2.0])])  # rank 3, d = 4
+    np.testing.assert_allclose(lewis_weights(A, 1.0), lewis_weights(B, 1.0), rtol=1e-7)
+    np.testing.assert_allclose(lp_sensitivities(A, 1.0), lp_sensitivities(B, 1.0), rtol=1e-7)
+    assert lewis_weights(A, 3.0).sum() == pytest.approx(3.0)
