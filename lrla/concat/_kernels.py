@@ -35,11 +35,11 @@ def update_state(Q, lam, A, k_max, tol):
             n_new += 1
     kv = n_new
     if n_new > 0:
-        V = V0 @ np.ascontiguousarray(Ub[:, :n_new])
+        V = np.ascontiguousarray(V0) @ np.ascontiguousarray(Ub[:, :n_new])
         overlap = Q.T @ V
         if np.abs(overlap).max() > 1e-13:
             V -= Q @ overlap
-            V = np.linalg.qr(V)[0]
+            V = np.ascontiguousarray(np.linalg.qr(V)[0])
         B = V.T @ R
         S = np.empty((k + kv, k + kv))
         S[:k, :k] = Y @ Y.T

@@ -388,7 +388,9 @@ class ErrorConstrainedClustering(BaseEstimator):
         single blocks, which are stored uncompressed).
     errors_ : ndarray of shape (n_clusters,)
         Exact relative errors ``||C - C_{r_c}||_F / ||C||_F`` of each cluster
-        (0 for single blocks); ``errors_ <= certified_errors_ <= eps``.
+        (0 for single blocks); ``errors_ <= certified_errors_ <= eps`` up to
+        rounding (errors are square roots of energy gaps, so a gap of 1e-16 N
+        reads as an error of 1e-8).
     compression_ratio_ : float
     n_clusters_ : int
 
