@@ -187,9 +187,9 @@ def bench_fwht(quick):
     with pinned_blas(1):
         for dtype in (np.float32, np.float64):
             for d in sizes:
-                repeat = 3 if quick else (5 if d >= 2**24 else 9)
+                repeat = 3 if quick else (5 if d >= 2**24 else 15)
                 single[dtype, d] = _single_vector(dtype, d, repeat)
-            batch[dtype] = _batch(dtype, n_rows, BATCH_D, 3 if quick else 9)
+            batch[dtype] = _batch(dtype, n_rows, BATCH_D, 3 if quick else 15)
     load_after = _load()
 
     names = ["memcpy", "lrla kernel", "lrla fwht", "FFHT", "FFHT fht", "NumPy reshape", "scipy dense"]
@@ -245,7 +245,7 @@ def bench_fwht(quick):
 Load average (1, 5, 15 min) before the run: {load_before}; after: {load_after} (2 cores, shared machine).
 {ffht_note}
 
-Candidates, each timed interleaved with the others (median of {'3' if quick else '9 (5 at 2^24)'} rounds after warm-up;
+Candidates, each timed interleaved with the others (median of {'3' if quick else '15 (5 at 2^24)'} rounds after warm-up;
 calls under 20 ms are looped for 20 ms per sample), every output checked against a float64 NumPy reference
 (relative error <= 4 log2(d) 2^-24 for float32 / 2^-53 for float64; d units for the dense product):
 
