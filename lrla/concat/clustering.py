@@ -124,7 +124,8 @@ def _greedy(blocks, rank, eps, *, method, order, patience, oversample=5, rtol=No
     n = len(blocks)
     widths = np.array([A.shape[1] for A in blocks])
     stacked = blocks[0].base
-    if isinstance(stacked, np.ndarray) and stacked.ndim == 3 and stacked.shape[0] == n:  # check_blocks' stack
+    if (isinstance(stacked, np.ndarray) and stacked.ndim == 3 and stacked.shape[0] == n
+            and all(A.base is stacked for A in blocks)):  # the stack check_blocks made: one einsum for all norms
         sq = np.einsum("kij,kij->k", stacked, stacked)
     else:
         sq = np.array([float(np.vdot(A, A)) for A in blocks])

@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lrla.concat import ErrorConstrainedClustering, captured_energy, cluster_matrices, compression_ratio
 from lrla.concat.clustering import _greedy, _SeedCertificate
@@ -156,3 +158,33 @@ def test_datasets():
         make_block_family("nope")
     with pytest.raises(ValueError, match="orthogonal"):
         make_block_family("orthogonal", 10, 8, 2)
+
+
+def test_mixed_widths_and_views_of_other_arrays():
+    rng = np.random.default_rng(0)
+    other = rng.standard_normal((2, 12, 3))
+    blocks = [other[0], 0.1 * rng.standard_normal((12, 2))]  # a view of an unrelated 3-D array, mixed widths
+    for method in METHODS:
+        model = ErrorConstrainedClustering(3, 0.5, method=method).fit(blocks)
+        ref = ErrorConstrainedClustering(3, 0.5, method=method).fit([b.copy() for b in blocks])
+        assert labels_ok(model.labels_, 2)
+        np.testing.assert_array_equal(model.labels_, ref.labels_)
+        np.testing.assert_allclose(model.certified_errors_, ref.certified_errors_)
+
+
+def labels_ok(labels, n):
+    return labels.shape == (n,) and set(labels) == set(range(labels.max() + 1))
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(1, 25), width=st.integers(1, 5), rank=st.integers(1, 6),
+       eps=st.sampled_from([0.01, 0.1, 0.3, 0.7]), method=st.sampled_from(METHODS), order=st.sampled_from(ORDERS))
+def test_property_partition_and_budget(seed, n, width, rank, eps, method, order):
+    rng = np.random.default_rng(seed)
+    widths = rng.integers(1, width + 1, size=n)
+    blocks = [rng.standard_normal((10, w)) * rng.lognormal() for w in widths]
+    model = ErrorConstrainedClustering(rank, eps, method=method, order=order).fit(blocks)
+    assert labels_ok(model.labels_, n)
+    for idx in model.clusters_:
+        if len(idx) > 1:
+            assert true_error(blocks, idx, rank) <= eps * (1 + 1e-9)
