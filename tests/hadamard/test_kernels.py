@@ -94,6 +94,10 @@ def test_fwht_rows(shape, dtype):
     bound = float32_bound(shape[1]) if dtype == "float32" else 1e-14 * max(np.log2(shape[1]), 1)
     for row, ref in zip(Y, expected):
         assert rel_err(row, ref) <= bound
+    if shape[1] <= 2**10:
+        dense = X @ hadamard(shape[1]) / np.sqrt(shape[1])
+        for row, ref in zip(Y, dense):
+            assert rel_err(row, ref) <= bound + 1e-14 * shape[1]
 
 
 def signs_matrix(k, d, seed):
