@@ -65,9 +65,8 @@ def _single_vector(dtype, d, repeat):
     rng = np.random.default_rng(d)
     x = rng.standard_normal(d).astype(dtype)
     reference = _kernels.fwht_rows_numpy(x[None, :].astype(np.float64))[0]
-    # One work buffer for every in-place candidate: the speed of strided passes over a large buffer
-    # depends on where its pages landed (measured here: up to 5x between two allocations, for FFHT
-    # and lrla alike), so sharing it keeps the comparison fair.
+    # One work buffer for every in-place candidate, so that all of them transform the same memory
+    # (same alignment, same pages).
     buf = np.empty_like(x)
     one = dtype(1.0)
 
@@ -246,11 +245,12 @@ Load average (1, 5, 15 min) before the run: {load_before}; after: {load_after} (
 {ffht_note}
 
 Candidates, each timed interleaved with the others (median of {'3' if quick else '15 (5 at 2^24)'} rounds after warm-up;
-calls under 20 ms are looped for 20 ms per sample), every output checked against a float64 NumPy reference
-(relative error <= 4 log2(d) 2^-24 for float32 / 2^-53 for float64; d units for the dense product):
+at d <= 2^16 each sample loops the call for 20 ms), every output checked against a float64 NumPy reference
+(relative error <= 4 log2(d) 2^-24 for float32 / 2^-53 for float64; d units for the dense product). On a
+loaded machine a call of a few milliseconds is often preempted, which inflates the absolute times at 2^20
+and in the batch; the interleaved ratios are less affected.
 
-- **memcpy**: `np.copyto(buf, x)`, the copy that the in-place rows also pay (all three use the same `buf`:
-  the speed of strided passes depends on where a buffer's pages landed, by up to 5x for FFHT and lrla alike);
+- **memcpy**: `np.copyto(buf, x)`, the copy that the in-place rows also pay (all three use the same `buf`);
 - **lrla kernel**: `np.copyto(buf, x)` then `lrla.hadamard._kernels.fwht_inplace(buf, 1.0)` (single vector) or
   `fwht_rows(buf, 1.0)` (batch, `prange` over rows on {_threads()} threads; also shown on 1 thread);
 - **lrla fwht**: the public `lrla.fwht(x, normalize=False)` (argument checks, new output array);
