@@ -58,20 +58,21 @@ class _ResidualCertificate:
         return self.Q
 
     def add(self, A):
-        Q = self.Q
+        Q, lam = self.Q, self.lam
         if Q.shape[1] < Q.shape[0]:
             R = A - Q @ (Q.T @ A)
             R -= Q @ (Q.T @ R)
             U, s, _ = np.linalg.svd(R, full_matrices=False)
-            self.lam = np.sort(np.concatenate([self.lam, s * s]))[::-1][: self.rank]
+            lam = np.sort(np.concatenate([lam, s * s]))[::-1][: self.rank]
             V = orth_basis(R, self.rtol) if s.size and s[0] > 0 else R[:, :0]
             if V.shape[1]:
                 V -= Q @ (Q.T @ V)
-                self.Q = np.hstack([Q, np.linalg.qr(V)[0]])
-        return float(self.lam.sum())
+                Q = np.hstack([Q, np.linalg.qr(V)[0]])
+        self.pending = (Q, lam)  # adopted by commit(): a rejected block must not enter the certificate
+        return float(lam.sum())
 
     def commit(self):
-        pass
+        self.Q, self.lam = self.pending
 
     def profile(self, members):
         return _padded_cumsum(self.lam, self.rank)

@@ -81,6 +81,18 @@ def test_patience():
     assert model.n_clusters_ == 8 and model.compression_ratio_ == 1.0
 
 
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("order", ORDERS)
+def test_minimal_rank_all_methods(method, order):
+    blocks = make_block_family("groups", 30, 20, 2, rank=3, n_groups=3, noise=0.1, random_state=7)
+    for eps in (0.1, 0.3):
+        model = ErrorConstrainedClustering(6, eps, method=method, order=order, minimal_rank=True).fit(blocks)
+        for c, idx in enumerate(model.clusters_):
+            if len(idx) > 1:
+                assert true_error(blocks, idx, int(model.ranks_[c])) <= eps * (1 + 1e-9)
+                assert model.errors_[c] <= model.certified_errors_[c] + 1e-7 <= eps + 1e-7
+
+
 def test_minimal_rank():
     blocks = load_digits_blocks(8)[::4]
     fixed = ErrorConstrainedClustering(16, 0.2, order="residual").fit(blocks)
