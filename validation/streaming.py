@@ -306,7 +306,7 @@ def _px3_runs(scale, seed):
             for s in range(sw["seeds"]):
                 rs = 1000 * seed + s
                 A, v1, _ = make_oja_hard_instance(d, R, m, rows_per_coordinate=c, random_state=rs)
-                g = np.random.default_rng(rs + 7).standard_normal(d)
+                g = np.random.default_rng([rs, 7]).standard_normal(d)  # Oja's start, shared with the closed form
                 oja = OjaTopEigenvector(d, learning_rate=sw["rates"], init=g).fit(A)
                 corr = np.abs(oja.vectors_[0])
                 oracle = oja_hard_instance_oracle(g, R, m, sw["rates"], rows_per_coordinate=c)
@@ -352,7 +352,8 @@ def px_hard_instance(scale, seed):
                f"random-order algorithm min correlation {kw_min:.4f} (>= 0.9), beats Oja on every seed: {beats}",
         measured={"best_oja_correlation": best, "oracle_mismatch": gap, "kw_min_correlation": kw_min,
                   "kw_stored_rows_max": max(o["stored"] for o in out),
-                  "best_by_d_m": {f"d={o['d']},m={o['m']}": round(o["best_oja"], 4) for o in out if o["seed"] == 1000 * seed},
+                  "best_by_d_m_max_over_seeds": {f"d={d},m={m}": round(max(o["best_oja"] for o in out if (o["d"], o["m"]) == (d, m)), 4)
+                                                 for d, m in sorted({(o["d"], o["m"]) for o in out})},
                   "f_star_by_d_m": {f"d={o['d']},m={o['m']}": round(o["f_star"], 3) for o in out if o["seed"] == 1000 * seed}},
         predicted={"oja_fails_when": "f* = m (ln R - 1 + 1/R) < ln(d)/2 - O(1), i.e. m <= ln d / (2 ln R)",
                    "half_log_d": {f"d={o['d']}": round(o["half_log_d"], 3) for o in out},
@@ -376,13 +377,16 @@ def _(result, control):
     fig, axes = new_figure(ncols=2, width=5.2)
     ax = axes[0]
     runs, rates = result.series["runs"], result.series["rates"]
-    for i, o in enumerate([o for o in runs if o["seed"] == runs[0]["seed"]]):
-        ax.semilogx(rates, o["corr"], "o", ms=3, color=f"C{i}", label=f"Oja d={o['d']}, m={o['m']}")
+    configs = sorted({(o["d"], o["m"]) for o in runs})
+    for i, (d, m) in enumerate(configs):  # per (d, m), the seed where Oja comes closest to success
+        o = max((o for o in runs if (o["d"], o["m"]) == (d, m)), key=lambda o: o["best_oja"])
+        ax.semilogx(rates, o["corr"], "o", ms=3, color=f"C{i}", label=f"Oja d={d}, m={m}")
         ax.semilogx(rates, o["oracle"], "-", lw=1, color=f"C{i}")
         ax.axhline(o["kw"], color=f"C{i}", ls="--", lw=0.8)
     ax.axhline(0.5, color="k", lw=1, ls=":")
     ax.set_xlabel("learning rate eta (= eta * lambda1)")
-    ax.set_ylabel("|<z, e1>|  (o simulated, - closed form, -- random-order alg.)")
+    ax.set_ylabel("|<z, e1>| (o Oja, - closed form, -- KW alg.)")
+    ax.set_title("worst seed per (d, m)", fontsize=9)
     ax.set_ylim(-0.02, 1.05)
     ax.legend(fontsize=6, ncol=2)
     ax = axes[1]
@@ -391,7 +395,7 @@ def _(result, control):
         ax.axvline(math.log(d) / (2 * math.log(_px3_gap(d))), color=f"C{i}", ls=":", lw=1)
     ax.axhline(0.5, color="k", lw=1, ls=":")
     ax.set_xlabel("spike rows m (dotted: predicted threshold ln d / (2 ln R))")
-    ax.set_ylabel("closed form: best-rate |<z, e1>| (median of 100 starts)")
+    ax.set_ylabel("closed form: best-rate |<z, e1>|, median of 100 starts")
     ax.legend(fontsize=7)
     return fig
 
