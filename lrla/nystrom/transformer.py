@@ -6,7 +6,7 @@ import math
 import warnings
 
 import numpy as np
-from scipy.linalg import LinAlgError, eigh, solve
+from scipy.linalg import LinAlgError, cholesky, eigh, solve_triangular
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -59,11 +59,14 @@ def recursive_rls_indices(kernel, X, n_landmarks, rng, ridge=None):
         SKS = KS[samp]
         lam = ridge if ridge is not None else musco_ridge(SKS, weights, s)
         M = SKS + np.diag(lam / weights**2)
-        try:
-            B = solve(M, KS.T, assume_a="pos", check_finite=False)
+        try:  # k_i^T M^{-1} k_i = ||L^{-1} k_i||^2: one Cholesky and one triangular solve
+            L = cholesky(M, lower=True, check_finite=False)
+            B = solve_triangular(L, KS.T, lower=True, check_finite=False)
+            quad = np.einsum("ij,ij->j", B, B)
         except LinAlgError:
             B = np.linalg.lstsq(M, KS.T, rcond=None)[0]
-        raw = np.maximum(0.0, k_diag[current] - np.einsum("ij,ji->i", KS, B)) / lam
+            quad = np.einsum("ij,ji->i", KS, B)
+        raw = np.maximum(0.0, k_diag[current] - quad) / lam
         if level > 0:
             levs = np.minimum(1.0, oversample * raw)
             samp = np.flatnonzero(rng.random(sizes[level]) < levs)
