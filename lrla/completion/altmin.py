@@ -13,18 +13,20 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils.extmath import randomized_svd
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from .._rng import check_random_state, kernel_seed
 from .._validation import check_int, check_option, check_rank, check_scalar
 from ..exceptions import ConvergenceWarning
 from . import _kernels
-from ._observed import ObservedEntries, _check_indices, entries_from_arrays, entries_from_matrix
+from ._observed import _check_indices, entries_from_arrays, entries_from_matrix
 
 __all__ = ["AltMinCompletion", "complete_matrix"]
 
 #: Adaptive inner accuracy: each regression is solved to a relative normal-equation
 #: residual of this factor times the current relative residual on Omega, so the
-#: inner error tracks (and stays well below) the outer error (Gu et al., Sec. 4).
+#: inner error tracks (and stays well below) the outer error, as the forward-error
+#: argument of Gu et al. requires (checked by claim completion.inexact-robustness).
 ADAPTIVE_FACTOR = 0.05
 #: Floor of the adaptive inner tolerance (a few ulps of float64).
 _RTOL_FLOOR = 1e-15
@@ -45,13 +47,14 @@ def _kernel_threads(work):
         numba.set_num_threads(before)
 
 
-def incoherence(F):
+def incoherence(F, *, orthonormal=False):
     """Empirical incoherence mu(F) = sqrt(m / k) * max_i ||row_i(Q)|| of the column span of ``F`` (m x k).
 
     Lies in [1, sqrt(m / k)]; 1 means perfectly spread rows, sqrt(m / k) a
-    coordinate vector in the span.
+    coordinate vector in the span. ``orthonormal=True`` skips the QR when
+    ``F`` already has orthonormal columns.
     """
-    Q, _ = np.linalg.qr(F)
+    Q = F if orthonormal else np.linalg.qr(F)[0]
     m, k = Q.shape
     return float(math.sqrt(m / k) * np.sqrt(np.max(np.einsum("ij,ij->i", Q, Q))))
 
@@ -285,6 +288,13 @@ class AltMinCompletion(BaseEstimator):
         return self._fit_entries(entries, dtype, true_matrix)
 
     def _fit_entries(self, entries, dtype, true_matrix=None):
+        # The dense work is QR and products of thin m x k, n x k blocks (and of the k + p sketch of the
+        # spectral init): one BLAS thread is fastest for such shapes, and avoids oversubscribing the
+        # cores the Numba kernels run on.
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._fit(entries, dtype, true_matrix)
+
+    def _fit(self, entries, dtype, true_matrix):
         m, n = entries.shape
         k = check_rank(self.rank, min(m, n), "rank", strict=True)
         check_option(self.solver, "solver", ("robust", "exact"))
@@ -348,7 +358,8 @@ class AltMinCompletion(BaseEstimator):
                 history["residual"].append(rel_res)
                 history["inner_steps"].append(
                     0.0 if steps_v is None else 0.5 * (float(steps_v.mean()) + float(steps_u.mean())))
-                history["incoherence"].append(max(incoherence(U), incoherence(V)))
+                history["incoherence"].append(max(incoherence(U, orthonormal=True),
+                                                  incoherence(V, orthonormal=True)))
                 if truth is not None:
                     history["error"].append(relative_error(U_tilde, V, truth))
                 if self.verbose:
@@ -372,7 +383,7 @@ class AltMinCompletion(BaseEstimator):
         self.singular_values_ = S.astype(dtype)
         self.n_iter_ = t + 1
         self.history_ = history
-        self.incoherence_ = max(incoherence(U), incoherence(V))
+        self.incoherence_ = max(incoherence(U, orthonormal=True), incoherence(V, orthonormal=True))
         self.shape_ = (m, n)
         return self
 
