@@ -53,9 +53,9 @@ def subgm(prob, rank, *, seed, quiet=False, **params):
 def factored_descent(op, y, X_true, U0, steps, *, loss):
     """Plain factored (sub)gradient loop with an arbitrary step sequence; returns the error path.
 
-    ``loss="l1"``: SubGM direction (S + S^T) U, S = A*(sign(res))/m. ``loss="l2"``:
-    gradient of (1/4m) ||A(U U^T) - y||^2, i.e. (G + G^T) U / 2 with G = A*(res)/m ... times 2
-    (the Stoeger-Soltanolkotabi baseline, small initialization).
+    ``loss="l1"``: SubGM direction (S + S^T) U, S = A*(sign(res))/m. ``loss="l2"``: the
+    gradient (G + G^T) U of (1/2m) ||A(U U^T) - y||^2, G = A*(res)/m (the Stoeger-Soltanolkotabi
+    baseline, with small initialization).
     """
     m = op.n_measurements
     U = U0.copy()
