@@ -483,6 +483,9 @@ def _(result, control):
                     label="slope 2/p = 2 (WY bound)" if k == 0 else None)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())  # the minor labels of a 2..20 log axis overlap
     ax.set_xlabel("total l_1 sensitivity S")
     ax.set_ylabel(f"m* ({SUCCESS:.0%} of seeds give a {EPS_EMBED}-embedding)")
     ax.legend(fontsize=6)
