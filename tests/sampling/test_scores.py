@@ -187,3 +187,12 @@ def test_lewis_weights_and_sensitivities_of_rank_deficient_matrix_use_its_column
     np.testing.assert_allclose(lewis_weights(A, 1.0), lewis_weights(B, 1.0), rtol=1e-7)
     np.testing.assert_allclose(lp_sensitivities(A, 1.0), lp_sensitivities(B, 1.0), rtol=1e-7)
     assert lewis_weights(A, 3.0).sum() == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("p", [1.0, 3.0])
+def test_scores_are_equivariant_under_row_permutation(p):
+    A = _heavy(40, 3, seed=6)
+    perm = np.random.default_rng(0).permutation(40)
+    np.testing.assert_allclose(leverage_scores(A[perm]), leverage_scores(A)[perm], atol=1e-12)
+    np.testing.assert_allclose(lewis_weights(A[perm], p), lewis_weights(A, p)[perm], rtol=1e-8)
+    np.testing.assert_allclose(lp_sensitivities(A[perm], p), lp_sensitivities(A, p)[perm], rtol=1e-6)
