@@ -486,7 +486,7 @@ def _(result, control):
 
 def _success_curves(scale, seed, variants):
     if scale == "quick":
-        n, k, cs, n_seeds = 150, 3, (0.5, 0.7, 0.9, 1.2, 1.6, 2.2), 5
+        n, k, cs, n_seeds = 150, 3, (0.5, 0.7, 0.9, 1.2, 1.6), 5
     else:
         n, k, cs, n_seeds = 300, 5, (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.6, 2.0), 12
     curves = {name: [] for name in variants}
@@ -683,7 +683,7 @@ def _relative_injection(eps0, truth, rng, *, adaptive=True):
 
 
 def _thresholds(scale, seed, adaptive):
-    ns, k = ((150, 300, 600), 3) if scale == "quick" else ((200, 400, 800, 1600), 4)
+    ns, k = ((120, 240, 480), 3) if scale == "quick" else ((200, 400, 800, 1600), 4)
     out, finals = [], {}
     with _one_thread():
         for n in ns:
