@@ -283,6 +283,10 @@ class AltMinCompletion(BaseEstimator):
         y : ignored
         true_matrix : array_like or tuple (U, s, V), optional
             The ground truth, to record ``history_["error"]`` (validation use).
+
+        Returns
+        -------
+        self : AltMinCompletion
         """
         entries, dtype = entries_from_matrix(X)
         return self._fit_entries(entries, dtype, true_matrix)
