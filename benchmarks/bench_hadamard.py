@@ -79,9 +79,14 @@ def _single_vector(dtype, d, repeat):
         np.copyto(buf, x)
         return buf
 
-    candidates = {"memcpy": memcpy, "lrla kernel": lrla_inplace, "lrla fwht": lambda: fwht(x, normalize=False)}
+    def lrla_into():
+        _kernels.fwht_into(x, buf, one)
+        return buf
+
+    candidates = {"memcpy": memcpy, "lrla kernel": lrla_inplace, "lrla into": lrla_into,
+                  "lrla fwht": lambda: fwht(x, normalize=False)}
     fwht_check = _checker(reference, _fwht_bound(dtype, d))
-    checks = {"memcpy": None, "lrla kernel": fwht_check, "lrla fwht": fwht_check}
+    checks = {"memcpy": None, "lrla kernel": fwht_check, "lrla into": fwht_check, "lrla fwht": fwht_check}
     if ffht is not None:
         def ffht_inplace():
             np.copyto(buf, x)
@@ -129,14 +134,20 @@ def _batch(dtype, n_rows, d, repeat):
             numba.set_num_threads(threads)
         return buf
 
+    def lrla_rows_into():
+        _kernels.fwht_rows_into(X, buf, one)
+        return buf
+
     fwht_check = _checker(reference, _fwht_bound(dtype, d))
     candidates = {
         "memcpy": memcpy,
         "lrla kernel": lrla_rows,
         "lrla kernel 1 thread": lrla_rows_one_thread,
+        "lrla into": lrla_rows_into,
         "lrla fwht": lambda: fwht(X, normalize=False),
     }
-    checks = {"memcpy": None, "lrla kernel": fwht_check, "lrla kernel 1 thread": fwht_check, "lrla fwht": fwht_check}
+    checks = {"memcpy": None, "lrla kernel": fwht_check, "lrla kernel 1 thread": fwht_check, "lrla into": fwht_check,
+              "lrla fwht": fwht_check}
     if ffht is not None:
         def ffht_per_row():
             np.copyto(buf, X)
@@ -163,7 +174,7 @@ def _is_vectorised():
     from numba import njit
 
     radix8 = njit(boundscheck=False)(_kernels._radix8.py_func)
-    register = njit(boundscheck=False)(lambda x: _kernels._register_block(x, 0))
+    register = njit(boundscheck=False)(lambda x: _kernels._register_block(x, x, 0))
     found = {}
     for dtype in (np.float32, np.float64):
         buf = np.zeros(64, dtype)
@@ -191,7 +202,7 @@ def bench_fwht(quick):
             batch[dtype] = _batch(dtype, n_rows, BATCH_D, 3 if quick else 15)
     load_after = _load()
 
-    names = ["memcpy", "lrla kernel", "lrla fwht", "FFHT", "FFHT fht", "NumPy reshape", "scipy dense"]
+    names = ["memcpy", "lrla kernel", "lrla into", "lrla fwht", "FFHT", "FFHT fht", "NumPy reshape", "scipy dense"]
     rows, raw = [], []
     for (dtype, d), t in single.items():
         rows.append([np.dtype(dtype).name, f"2^{int(math.log2(d))}"] + [_fmt_time(t.get(n)) for n in names])
@@ -204,18 +215,20 @@ def bench_fwht(quick):
         nbytes = 2 * d * np.dtype(dtype).itemsize
         ratio_rows.append([
             np.dtype(dtype).name, f"2^{int(math.log2(d))}",
-            _ratio(t["lrla kernel"], t.get("FFHT")), _ratio(t["lrla fwht"], t.get("FFHT fht")),
+            _ratio(t["lrla kernel"], t.get("FFHT")), _ratio(t["lrla into"], t.get("FFHT fht")),
+            _ratio(t["lrla fwht"], t.get("FFHT fht")),
             _ratio(t["NumPy reshape"], t["lrla kernel"]), _ratio(t["NumPy reshape"], t.get("FFHT")),
             adds / t["lrla kernel"] / 1e9, _gadd(adds, t.get("FFHT")),
             nbytes / t["lrla kernel"] / 1e9, _gbs(nbytes, t.get("FFHT")), nbytes / t["memcpy"] / 1e9,
         ])
     ratio_table = md_table(
-        ["dtype", "d", "kernel / FFHT", "fwht / FFHT fht", "NumPy / kernel", "NumPy / FFHT",
+        ["dtype", "d", "kernel / FFHT", "into / FFHT fht", "fwht / FFHT fht", "NumPy / kernel", "NumPy / FFHT",
          "kernel G add/s", "FFHT G add/s", "kernel GB/s", "FFHT GB/s", "memcpy GB/s"],
         ratio_rows,
     )
 
-    batch_names = ["memcpy", "lrla kernel", "lrla kernel 1 thread", "lrla fwht", "FFHT", "NumPy reshape", "scipy dense"]
+    batch_names = ["memcpy", "lrla kernel", "lrla kernel 1 thread", "lrla into", "lrla fwht", "FFHT", "NumPy reshape",
+                   "scipy dense"]
     batch_rows = []
     for dtype, t in batch.items():
         adds = n_rows * BATCH_D * math.log2(BATCH_D)
@@ -253,7 +266,9 @@ and in the batch; the interleaved ratios are less affected.
 - **memcpy**: `np.copyto(buf, x)`, the copy that the in-place rows also pay (all three use the same `buf`);
 - **lrla kernel**: `np.copyto(buf, x)` then `lrla.hadamard._kernels.fwht_inplace(buf, 1.0)` (single vector) or
   `fwht_rows(buf, 1.0)` (batch, `prange` over rows on {_threads()} threads; also shown on 1 thread);
-- **lrla fwht**: the public `lrla.fwht(x, normalize=False)` (argument checks, new output array);
+- **lrla into**: `_kernels.fwht_into(x, buf, 1.0)` / `fwht_rows_into(X, buf, 1.0)`, out of place: the first
+  pass reads `x` and writes `buf`, so no separate copy (not yet used by the public `fwht`);
+- **lrla fwht**: the public `lrla.fwht(x, normalize=False)` (argument checks, a copy, the in-place kernel);
 - **FFHT**: `np.copyto(buf, x)` then `ffht.fht_(buf)` (batch: called on each row from Python);
   **FFHT fht**: `ffht.fht(x)` (new output array);
 - **NumPy reshape**: the level-by-level butterfly on `x.reshape(n, d // 2h, 2, h)`;

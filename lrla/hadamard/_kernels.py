@@ -61,42 +61,50 @@ _OUTER_LOG_RADIX = 3
 
 
 def _make_register_kernel(max_levels):
-    """Intrinsic ``kernel(x, start)``: the lowest ``max_levels`` levels of the WHT on one register block.
+    """Intrinsic ``kernel(src, dst, start)``: the lowest ``max_levels`` levels of the WHT on one register block.
 
-    The block is ``x[start:start + 256 // itemsize]`` (eight AVX vectors: 64
-    float32 / 32 float64). With ``max_levels`` >= 6 it is one full WHT of the
-    block; with fewer, it is the WHT of every run of 2^max_levels contiguous
-    elements (the rows of a batch with d < one block). ``x`` must be 1-D
-    C-contiguous float32/float64 with a full block after ``start`` (the callers
+    Reads ``src[start:start + 256 // itemsize]`` (eight AVX vectors: 64
+    float32 / 32 float64) and writes the result to the same positions of
+    ``dst`` (``dst`` may be ``src``: everything is loaded before anything is
+    stored). With ``max_levels`` >= 6 it is one full WHT of the block; with
+    fewer, the WHT of every run of 2^max_levels contiguous elements (the rows
+    of a batch with d < one block). Both arrays must be 1-D C-contiguous,
+    float32 or float64 alike, with a full block after ``start`` (the callers
     guarantee it).
     """
 
     @intrinsic
-    def kernel(typingctx, x, start):
-        if not (isinstance(x, types.Array) and x.ndim == 1 and x.layout == "C"
-                and x.dtype in (types.float32, types.float64)):
+    def kernel(typingctx, src, dst, start):
+        for arr in (src, dst):
+            if not (isinstance(arr, types.Array) and arr.ndim == 1 and arr.layout == "C"
+                    and arr.dtype in (types.float32, types.float64)):
+                return None
+        if src.dtype != dst.dtype or not isinstance(start, types.Integer):
             return None
-        if not isinstance(start, types.Integer):
-            return None
-        sig = types.void(x, start)
+        sig = types.void(src, dst, start)
 
         def codegen(context, builder, signature, args):
-            arrty, startty = signature.args
-            ary = context.make_array(arrty)(context, builder, args[0])
-            elt = context.get_value_type(arrty.dtype)
-            itemsize = 4 if arrty.dtype == types.float32 else 8
+            srcty, dstty, startty = signature.args
+            elt = context.get_value_type(srcty.dtype)
+            itemsize = 4 if srcty.dtype == types.float32 else 8
             lanes = 32 // itemsize
             vty = ir.VectorType(elt, lanes)
             i64 = ir.IntType(64)
-            offset = context.cast(builder, args[1], startty, types.int64)
-            base = builder.gep(ary.data, [offset], inbounds=True, source_etype=elt)
-            ptrs = [
-                builder.bitcast(
-                    builder.gep(base, [ir.Constant(i64, k * lanes)], inbounds=True, source_etype=elt),
-                    vty.as_pointer(),
-                )
-                for k in range(_N_REGISTERS)
-            ]
+            offset = context.cast(builder, args[2], startty, types.int64)
+
+            def vector_pointers(arrty, value):
+                data = context.make_array(arrty)(context, builder, value).data
+                base = builder.gep(data, [offset], inbounds=True, source_etype=elt)
+                return [
+                    builder.bitcast(
+                        builder.gep(base, [ir.Constant(i64, k * lanes)], inbounds=True, source_etype=elt),
+                        vty.as_pointer(),
+                    )
+                    for k in range(_N_REGISTERS)
+                ]
+
+            ptrs = vector_pointers(srcty, args[0])
+            out_ptrs = vector_pointers(dstty, args[1])
             v = [builder.load(p, align=itemsize, typ=vty) for p in ptrs]
             undef = ir.Constant(vty, ir.Undefined)
             levels = 0
@@ -122,7 +130,7 @@ def _make_register_kernel(max_levels):
                 h *= 2
                 levels += 1
             for a in range(_N_REGISTERS):
-                builder.store(v[a], ptrs[a], align=itemsize)
+                builder.store(v[a], out_ptrs[a], align=itemsize)
             return context.get_dummy_value()
 
         return sig, codegen
@@ -307,12 +315,14 @@ def _block_levels(x, start, stop, h, size, scale, scaled):
 
 
 @njit(cache=True, boundscheck=False)
-def fwht_inplace(x, scale):
-    """Unnormalised FWHT of the contiguous 1-D array ``x`` (length 2^L), times ``scale``."""
+def _fwht_into(src, x, scale):
+    """x <- scale * H src (``x`` may be ``src``): the first pass reads ``src``, all others work on ``x``."""
     n = x.shape[0]
     s = _cast_like(x, scale)
     reg = _REGISTER_BLOCK_BYTES // x.itemsize
     if n < reg:  # fewer elements than one register block: plain radix-2 levels
+        for j in range(n):  # a no-op when in place; an explicit loop never allocates
+            x[j] = src[j]
         h = 1
         while h < n:
             _radix2(x, 0, n, h, s, 2 * h == n)
@@ -327,7 +337,7 @@ def fwht_inplace(x, scale):
     first_tier = block << (remainder if remainder else _OUTER_LOG_RADIX)
     for start in range(0, n, block):
         for i in range(start, start + block, reg):
-            _register_block(x, i)
+            _register_block(src, x, i)
         if block > reg:
             _block_levels(x, start, start + block, reg, block, s, block == n)
         elif block == n:
@@ -342,9 +352,27 @@ def fwht_inplace(x, scale):
             radix = 1 << _OUTER_LOG_RADIX
 
 
+@njit(cache=True, boundscheck=False)
+def fwht_inplace(x, scale):
+    """Unnormalised FWHT of the contiguous 1-D array ``x`` (length 2^L), times ``scale``."""
+    _fwht_into(x, x, scale)
+
+
+@njit(cache=True, boundscheck=False)
+def fwht_into(x, out, scale):
+    """out <- scale * H x for contiguous 1-D arrays of one length 2^L and dtype.
+
+    Saves the copy of an in-place transform of a copy: the register-block pass
+    reads ``x`` and writes ``out``, the later passes work in ``out``. ``x`` is
+    not modified (unless it is ``out``); ``x`` and ``out`` must not overlap
+    otherwise.
+    """
+    _fwht_into(x, out, scale)
+
+
 # A parallel region costs a thread wake-up (and a scheduler time slice when the
 # machine is oversubscribed), so small batches and single vectors run serially.
-_PARALLEL_MIN_ELEMENTS = 1 << 16
+_PARALLEL_MIN_ELEMENTS = 1 << 18
 
 
 @njit(cache=True, boundscheck=False)
@@ -375,15 +403,15 @@ def _short_rows_range(flat, log_d, start, stop, scale):
     reg = _REGISTER_BLOCK_BYTES // flat.itemsize
     for i in range(start, stop, reg):
         if log_d == 1:
-            _register_levels_1(flat, i)
+            _register_levels_1(flat, flat, i)
         elif log_d == 2:
-            _register_levels_2(flat, i)
+            _register_levels_2(flat, flat, i)
         elif log_d == 3:
-            _register_levels_3(flat, i)
+            _register_levels_3(flat, flat, i)
         elif log_d == 4:
-            _register_levels_4(flat, i)
+            _register_levels_4(flat, flat, i)
         else:
-            _register_levels_5(flat, i)
+            _register_levels_5(flat, flat, i)
     if scale != 1:
         for j in range(start, stop):
             flat[j] *= scale
@@ -422,6 +450,32 @@ def fwht_rows(X, scale):
         _fwht_rows_parallel(X, scale)
     else:
         _fwht_row_range(X, scale, 0, X.shape[0])
+
+
+@njit(cache=True, parallel=True, boundscheck=False)
+def _fwht_rows_into_parallel(X, out, scale):
+    for r in prange(X.shape[0]):
+        _fwht_into(X[r], out[r], scale)
+
+
+@njit(cache=True, boundscheck=False)
+def fwht_rows_into(X, out, scale):
+    """out <- scale * (rows of X) H for C-contiguous 2-D arrays of one shape and dtype (X is not modified).
+
+    The out-of-place :func:`fwht_rows`: one pass over memory less than copying
+    ``X`` into ``out`` and transforming in place. ``X`` and ``out`` must not
+    overlap (unless they are the same array).
+    """
+    if 1 < X.shape[1] < _REGISTER_BLOCK_BYTES // X.itemsize:
+        for r in range(X.shape[0]):
+            for j in range(X.shape[1]):
+                out[r, j] = X[r, j]
+        _fwht_short_rows(out, scale)
+    elif _use_threads(X):
+        _fwht_rows_into_parallel(X, out, scale)
+    else:
+        for r in range(X.shape[0]):
+            _fwht_into(X[r], out[r], scale)
 
 
 @njit(cache=True, boundscheck=False, inline="always")
