@@ -140,6 +140,10 @@ class RandomOrderTopEigenvector(BaseEstimator):
             raise ValueError("the stream is all zeros: its top eigenvector is undefined.")
         if self._geometric:
             self._finish_segment()
+            if self.vector_ is None:
+                raise ValueError(
+                    f"the stream ({self.n_seen_} rows) ended inside the warm-up segment of "
+                    f"{self._bounds[0]} rows; pass a smaller `first_segment` or `n_rows`.")
         if self.n_rows is not None and self.n_seen_ < self._n:
             raise ValueError(f"the stream had {self.n_seen_} rows but `n_rows`={self._n}.")
         return self

@@ -172,6 +172,11 @@ def test_more_rows_than_n_rows_raises():
         RandomOrderTopEigenvector(4, n_rows=20, random_state=0).fit(np.ones((10, 4)))
 
 
+def test_geometric_mode_needs_more_than_the_warm_up():
+    with pytest.raises(ValueError, match="first_segment"):
+        RandomOrderTopEigenvector(4, n_rows=None, first_segment=50).fit(np.ones((30, 4)))
+
+
 def test_geometric_mode_keeps_going():
     A, v1, _ = make_spiked_stream(8000, 16, gap=10.0, n_heavy=2, random_state=0)
     est = RandomOrderTopEigenvector(16, n_rows=None, first_segment=100, random_state=0)
