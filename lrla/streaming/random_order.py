@@ -167,7 +167,9 @@ class RandomOrderTopEigenvector(BaseEstimator):
             L = check_scalar(self.heavy_factor, "heavy_factor", low=0.0, low_inclusive=False)
         self._geometric = self.n_rows is None
         if self._geometric:
-            first = 32 * d if self.first_segment is None else check_int(self.first_segment, "first_segment", min_value=1)
+            first = 32 * d
+            if self.first_segment is not None:
+                first = check_int(self.first_segment, "first_segment", min_value=1)
             self._bounds = [first, 2 * first]  # warm-up [0, first), then doubling power segments
             self._n = None
         else:
