@@ -29,8 +29,8 @@ def test_dictionary_is_accurate_and_small(data, variant):
     assert ink.n_kernel_evaluations_ == 1 + sum(ink.dictionary_sizes_[:-1] + 1)
 
 
-def test_scores_are_overestimates_times_one_minus_eps(data):
-    # tau~ <= tau up to the (1-eps)/(1-eps_emp) factor; with the monotone update scores never exceed 1 - eps
+def test_scores_bounded_by_one_minus_eps(data):
+    # a point's first estimate is (1 - eps)(1 - ridge [M^-1]_tt) <= 1 - eps, and scores only decrease
     X, _, K = data
     ink = InkEstimate(ridge=1.0, epsilon=0.5, kernel_params={"gamma": 0.5}, random_state=1).fit(X)
     assert np.all(ink.scores_ <= 0.5 + 1e-12)
