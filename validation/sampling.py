@@ -191,7 +191,7 @@ def _z_verdict(rows):
 @claim(
     id="sampling.unbiased",
     paper=PAPER,
-    where="Sec. 1 (the l_p sampling matrix); digest A1, P-A8",
+    where="the l_p sampling matrix (definition; digest A1, P-A8)",
     statement="Keeping row i with probability q_i (or drawing it with probability pi_i) and scaling it by "
               "q_i^{-1/p} (resp. (m pi_i)^{-1/p}) makes ||SAx||_p^p an unbiased estimate of ||Ax||_p^p for every x.",
     prediction="z-tests of the mean over repeated samples, for 3 directions x, p in {1, 1.5, 3} and both "
@@ -270,7 +270,7 @@ def _sketch_errors(scale, seed, sketch_size=None):
     id="sampling.sketched-leverage",
     paper="Drineas, Magdon-Ismail, Mahoney & Woodruff (2012), Fast approximation of matrix coherence and "
           "statistical leverage, JMLR",
-    where="Algorithm 1 / Theorem 2 (relative-error leverage scores from a sketch); issue item 1",
+    where="main result: relative-error leverage scores from a sketch (issue item 1)",
     statement="leverage_scores(method='sketch', epsilon=e) returns every nonzero score within relative error e "
               "of the exact one (SRHT for dense input, an OSNAP sparse embedding with 8 nonzeros per column for sparse input).",
     prediction="max_i |tau~_i/tau_i - 1| <= e for e in {0.5, 0.25} on Gaussian, t2, heavy-row and sparse instances, "
@@ -426,7 +426,7 @@ def _complexity_verdict(rows, p=1.0):
 @claim(
     id="sampling.sample-complexity",
     paper=PAPER,
-    where="Theorem 1.5 / abstract rate O~(eps^-2 S^{2/p}) for p < 2; digest P-A1",
+    where="main upper bound for p < 2, O~(eps^-2 S^{2/p}) (abstract; digest P-A1)",
     statement="For p = 1, l_1 sensitivity sampling reaches an eps-subspace embedding (eps = 0.5) in >= 90% of seeds "
               "with m* = O(S^{2/p}) expected rows, S the total sensitivity.",
     prediction="on flat and heavy-row families (d = 3 blocks, composed block-diagonally to sweep S), m* exists below "

@@ -93,7 +93,8 @@ def sample_rows(A, scores, n_samples, *, p=2, replace=True, random_state=None):
     References
     ----------
     .. [1] D. P. Woodruff and T. Yasuda, "Sharper bounds for l_p sensitivity
-       sampling", ICML 2023, Section 1 (the l_p sampling matrix). Unbiasedness
+       sampling", ICML 2023 (the l_p sampling matrix: keep row i with probability
+       q_i, scale by q_i^{-1/p}). Unbiasedness
        is checked by claim ``sampling.unbiased``.
 
     Examples

@@ -126,7 +126,7 @@ def leverage_scores(A, *, ridge=0.0, method="exact", epsilon=0.5, sketch_size=No
     ----------
     .. [1] P. Drineas, M. Magdon-Ismail, M. W. Mahoney and D. P. Woodruff,
        "Fast approximation of matrix coherence and statistical leverage",
-       JMLR 13 (2012), Algorithm 1 / Theorem 2: the relative accuracy of the
+       JMLR 13 (2012), the main relative-error approximation result: the relative accuracy of the
        sketched scores is checked by claim ``sampling.sketched-leverage``.
     .. [2] D. P. Woodruff and T. Yasuda, "Sharper bounds for l_p sensitivity
        sampling", ICML 2023 (``sum(tau) = d`` and ``s = tau`` at p = 2 are
@@ -285,7 +285,7 @@ def lewis_weights(A, p, *, tol=1e-10, max_iter=200):
     References
     ----------
     .. [1] M. B. Cohen and R. Peng, "l_p row sampling by Lewis weights",
-       STOC 2015 (the fixed-point iteration, Section 3).
+       STOC 2015 (the fixed-point iteration for p < 4).
     .. [2] D. P. Woodruff and T. Yasuda, "Sharper bounds for l_p sensitivity
        sampling", ICML 2023; the sandwich with the sensitivities is checked by
        claim ``sampling.sandwich``.
