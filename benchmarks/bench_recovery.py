@@ -161,33 +161,3 @@ def matrix_free(quick):
     ]
     return Report("\n".join(md), rows)
 
-
-@benchmark(id="recovery.end-to-end-matrix-free",
-           description="end-to-end matrix-free recovery, d=200, r=5, 30% outliers (minutes under load)")
-def matrix_free_recovery(quick):
-    d, r, m = (100, 5, 3000) if quick else (200, 5, 6000)
-    prob = make_sensing_problem(d, r, m, corruption=0.3, matrix_free=True, random_state=0)
-    est = SubgradientRecovery(r, init_scale=1e-3, decay=0.97, n_iter=400, random_state=0)
-    GaussianSensing(8, 4, matrix_free=True, random_state=0)._sign_step(np.ones((8, 1)), np.ones((8, 1)), np.ones(4))
-    wall, cpu = time.perf_counter(), time.process_time()
-    est.fit(prob.operator, prob.y, X_true=prob.X)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    errors = est.history_["error"]
-    final = _rel(est.X_, prob.X)
-    assert final < 1e-3, f"matrix-free recovery failed: relative error {final:.3g}"
-    t3 = int(np.flatnonzero(errors < 1e-3)[0])
-    rows = [[d, r, m, est.n_iter_, t3, final, wall, cpu, cpu / 2]]
-    md = [
-        "### recovery: end-to-end matrix-free recovery",
-        "",
-        f"make_sensing_problem({d}, {r}, {m}, corruption=0.3, matrix_free=True); SubgradientRecovery(r={r}, "
-        "init_scale=1e-3, decay=0.97, n_iter=400), default step. Stored operator bytes: 0 (dense would be "
-        f"{m * prob.operator.n_free * 8 / 2**20:.0f} MB). {machine_line()}; load average {_load()} (shared "
-        "machine: wall time is inflated; CPU seconds / 2 cores estimates the unloaded wall time).",
-        "",
-        md_table(["d", "r", "m", "iterations", "iterations to 1e-3", "final error", "wall (s)", "CPU (s)",
-                  "CPU / 2 cores (s)"], rows),
-        "",
-        "Command: `python -m benchmarks -k recovery.end-to-end-matrix-free`. Issue target: under a minute.",
-    ]
-    return Report("\n".join(md), rows)
