@@ -181,7 +181,7 @@ def _load():
 def time_to_accuracy(quick=False):
     problems = [("1000x1000, k=10, p=0.1", 1000, 1000, 10, 100_000, ("lrla robust", "lrla exact", "numpy-als",
                                                                      "softimpute"), 3),
-                ("5000x5000, k=10, |Omega|=1e6", 5000, 5000, 10, 1_000_000, ("lrla robust", "lrla exact",
+                ("5000x5000, k=10, #Omega=1e6", 5000, 5000, 10, 1_000_000, ("lrla robust", "lrla exact",
                                                                               "numpy-als", "softimpute"), 3)]
     if quick:
         problems = [("300x300, k=5, p=0.2", 300, 300, 5, 18_000, ("lrla robust", "lrla exact", "numpy-als",
@@ -195,10 +195,14 @@ def time_to_accuracy(quick=False):
         for name in names:
             rows.append([label, name, t[name], t[name] / base, notes[name]])
         raw.append({"problem": label, **t})
-    md = ["Time to relative error 1e-6 (median of interleaved runs after a warm-up; accuracy asserted). "
+    md = ["### completion: time to relative error 1e-6", "",
+          "Time to relative error 1e-6 (median of interleaved runs after a warm-up; accuracy asserted). "
           f"{machine_line()}; BLAS pinned to 1 thread. Load average before/after: "
           f"{' '.join(load_before)} / {' '.join(_load())} (machine shared with other jobs).", "",
-          md_table(["problem", "method", "seconds", "time / lrla robust", "note"], rows)]
+          md_table(["problem", "method", "seconds", "time / lrla robust", "note"], rows), "",
+          "Command: `python -m benchmarks -k completion.time-to-accuracy`. numpy-als = exact ALS in plain "
+          "NumPy/SciPy (sparse Gram products + batched solve); softimpute = own SoftImpute (scipy.sparse + "
+          "randomized SVD, threshold decreased to 0), one capped run."]
     return Report("\n".join(md), raw)
 
 
@@ -233,10 +237,12 @@ def rank_sweep(quick=False):
         for name in names:
             rows.append([k, name, t[name], t[name] / t["lrla robust"]])
         raw.append({"k": k, **t})
-    md = [f"{m}x{n}, |Omega| = {n_obs:.0e} fixed; time to relative error 1e-6, one timed run per method "
+    md = ["### completion: cost vs rank at fixed #Omega", "",
+          f"{m}x{n}, #Omega = {n_obs:.0e} fixed; time to relative error 1e-6, one timed run per method "
           f"(compiled kernels loaded by a warm-up fit beforehand; accuracy asserted). {machine_line()}; BLAS pinned to 1 thread. "
           f"Load average before/after: {' '.join(load_before)} / {' '.join(_load())}.", "",
-          md_table(["k", "method", "seconds", "time / lrla robust"], rows)]
+          md_table(["k", "method", "seconds", "time / lrla robust"], rows), "",
+          "Command: `python -m benchmarks -k completion.rank-sweep`."]
     return Report("\n".join(md), raw)
 
 
@@ -246,6 +252,8 @@ def large(quick=False):
     n_obs = 10_000_000 if not quick else 200_000
     k = 10
     truth, entries = _instance(m, n, k, n_obs)
+    _, tiny = _instance(60, 50, 2, 1500)
+    lrla_fit(tiny, 2, "robust")()  # load the compiled kernels before timing
     load_before = _load()
     with pinned_blas(1), warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -255,9 +263,12 @@ def large(quick=False):
     err = relative_error(model.U_, model.V_, truth)
     assert err <= TARGET, f"relative error {err:.2e} > {TARGET:g}"
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    md = [f"{m}x{n}, k={k}, |Omega| = {n_obs:.0e}: lrla robust AltMin reached relative error {err:.1e} in "
-          f"{seconds:.1f} s ({model.n_iter_} iterations, first call includes no compilation); peak resident "
+    md = [f"### completion: a {m} x {n} problem", "",
+          f"{m}x{n}, k={k}, #Omega = {n_obs:.0e}: lrla robust AltMin reached relative error {err:.1e} in "
+          f"{seconds:.1f} s ({model.n_iter_} iterations, spectral initialisation included, compiled kernels "
+          "loaded beforehand); peak resident "
           f"memory of the benchmark process {peak_gb:.2f} GB (includes instance generation). {machine_line()}. "
-          f"Load average before/after: {' '.join(load_before)} / {' '.join(_load())}."]
+          f"Load average before/after: {' '.join(load_before)} / {' '.join(_load())}.", "",
+          "Command: `python -m benchmarks -k completion.large`."]
     return Report("\n".join(md), [{"seconds": seconds, "error": err, "iterations": model.n_iter_,
                                    "peak_gb": peak_gb}])
