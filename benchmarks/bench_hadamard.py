@@ -251,7 +251,7 @@ def bench_fwht(quick):
         else "**FFHT is not installed here, so its columns are empty** (`pip install pybind11 setuptools wheel`, "
         "then `pip install --no-build-isolation ffht-unofficial`)."
     )
-    md = f"""## Fast Walsh-Hadamard transform (`hadamard.fwht`)
+    md = f"""### hadamard: fast Walsh-Hadamard transform (`hadamard.fwht`)
 
 `python -m benchmarks -k hadamard{' --quick' if quick else ''}` on {machine_line()}; BLAS pinned to 1 thread.
 Load average (1, 5, 15 min) before the run: {load_before}; after: {load_after} (2 cores, shared machine).
