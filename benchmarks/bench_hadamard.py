@@ -256,6 +256,9 @@ def bench_fwht(quick):
 `python -m benchmarks -k hadamard{' --quick' if quick else ''}` on {machine_line()}; BLAS pinned to 1 thread.
 Load average (1, 5, 15 min) before the run: {load_before}; after: {load_after} (2 cores, shared machine).
 {ffht_note}
+lrla's kernel (`lrla/hadamard/_kernels.py`): 256-byte register blocks (eight AVX vectors, levels inside a vector by
+lane shuffles) and radix-8 sweeps written as LLVM vector IR, all levels of each 16 KiB L1 block first, then radix-8
+merges of 8, 64, ... blocks scheduled depth first (the FFHT recursion, done iteratively); no fastmath.
 
 Candidates, each timed interleaved with the others (median of {'3' if quick else '15 (5 at 2^24)'} rounds after warm-up;
 at d <= 2^16 each sample loops the call for 20 ms), every output checked against a float64 NumPy reference
