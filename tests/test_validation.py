@@ -24,19 +24,44 @@ CLAIMS = core.load_all()
 # --- every claim, quick mode ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("claim", CLAIMS, ids=[c.id for c in CLAIMS])
+#: Claims the suite reports as failing: findings, documented on the family's docs page and in
+#: report.md, never hidden by a looser threshold. Each is an xfail(strict=True): if one starts to
+#: pass, the test fails and the entry (and the docs) must be updated.
+KNOWN_FINDINGS = {
+    "recovery.sample-size-rank-free": (
+        "at alpha = 1e-6 the r' > r error floor exceeds the 1e-3 success threshold at small m, so the "
+        "50% success point in m moves with r' (docs/recovery.md)"
+    ),
+}
+
+
+def _claim_params():
+    return [
+        pytest.param(c, id=c.id, marks=pytest.mark.xfail(strict=True, reason=KNOWN_FINDINGS[c.id]))
+        if c.id in KNOWN_FINDINGS else pytest.param(c, id=c.id)
+        for c in CLAIMS
+    ]
+
+
+@pytest.mark.parametrize("claim", _claim_params())
 def test_claim_passes_in_quick_mode_its_control_fails_and_it_plots(claim):
     for field in ("paper", "where", "statement", "prediction"):
         assert getattr(claim, field).strip(), field
     assert claim._control is not None and claim._plot is not None
     outcome = claim.evaluate("quick", 0)
+    # The control must fail even for a known finding: a failing claim with a passing control
+    # would be a check without teeth, not a finding.
     assert outcome.control is not None and not outcome.control.passed, outcome.reason
-    assert outcome.verdict == "pass", outcome.reason
     fig = claim._plot(outcome.result, outcome.control)
     assert isinstance(fig, matplotlib.figure.Figure)
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+    assert outcome.verdict == "pass", outcome.reason
+
+
+def test_known_findings_are_registered_claims():
+    assert set(KNOWN_FINDINGS) <= {c.id for c in CLAIMS}
 
 
 def test_claim_ids_are_namespaced_by_family():
