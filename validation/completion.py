@@ -603,7 +603,9 @@ def _init_distances(scale, seed, init):
 
 def _init_check(ps, dists):
     fit = loglog_slope(ps, dists)
-    ok = bool(-0.8 <= fit.slope <= -0.3 and dists[-1] <= 0.5)
+    # The analysis bounds the distance by C p^{-1/2}: assert a decay at least that fast (upper end of
+    # the slope's CI), not a two-sided band; a steeper measured decay does not contradict the bound.
+    ok = bool(fit.ci_high <= -0.5 and dists[-1] <= 0.5)
     return ok, fit
 
 
@@ -613,9 +615,9 @@ def _init_check(ps, dists):
     where="initialisation step (Algorithm 1, line 5) and its JNS13 analysis",
     statement="The spectral initialisation (top-k singular subspace of P_Omega(M)/p) approaches the true "
               "column space as ||P_Omega(M)/p - M|| / sigma_k, i.e. like p^{-1/2}.",
-    prediction="log-log slope of the median sin-theta distance dist(U_0, U*) vs p in [-0.8, -0.3] (derived "
-               "-1/2 by matrix Bernstein; band is a suite choice) and dist <= 1/2 at the largest p "
-               "(what the JNS13 analysis needs).",
+    prediction="log-log slope of the median sin-theta distance dist(U_0, U*) vs p is <= -1/2 at the upper end "
+               "of its 95% CI (the matrix-Bernstein bound C p^{-1/2}; the measured slope is reported) and "
+               "dist <= 1/2 at the largest p (what the JNS13 analysis needs).",
 )
 def spectral_init_claim(scale, seed):
     with _one_thread():
