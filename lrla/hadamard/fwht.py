@@ -50,12 +50,15 @@ def fwht(x, axis=-1, *, normalize=True, out=None):
 
     Notes
     -----
-    The kernel transforms cache-sized blocks through all their levels first,
-    then sweeps the outer levels two at a time (radix 4), so a vector of
-    length 2^20 is read from memory about 6 times instead of 20; batches run
-    in parallel over vectors (``numba.prange``; threads follow
-    ``NUMBA_NUM_THREADS``). Rounding error grows like ``log2(d)`` units in the
-    last place, so float32 is accurate to about ``log2(d) * 6e-8``.
+    The kernel (the recursion of FFHT [1]_, done iteratively) transforms each
+    256-byte piece in vector registers, then each 16 KiB block through all its
+    levels in radix-8 passes, then merges blocks in radix-8 passes as soon as a
+    group of 8 is complete, while it is still in cache; a vector of length 2^20
+    crosses main memory a handful of times instead of 20. It runs at FFHT's
+    speed (``docs/performance.md``). Batches of at least 2^18 elements run in
+    parallel over vectors (threads follow ``NUMBA_NUM_THREADS``). Rounding
+    error grows like ``log2(d)`` units in the last place, so float32 is
+    accurate to about ``log2(d) * 6e-8`` relative.
 
     References
     ----------
@@ -79,8 +82,6 @@ def fwht(x, axis=-1, *, normalize=True, out=None):
             raise TypeError("`out` must be a float32 or float64 array when transforming in place.")
     else:
         arr = check_array(x, "x", min_ndim=1)
-    if arr.ndim == 0:
-        raise ValueError("`x` must have at least one dimension; got a 0-d array.")
     axis = check_int(axis, "axis")
     if not -arr.ndim <= axis < arr.ndim:
         raise ValueError(f"`axis` {axis} is out of range for an array of dimension {arr.ndim}.")
@@ -96,13 +97,30 @@ def fwht(x, axis=-1, *, normalize=True, out=None):
                 f"`out` must have shape {arr.shape} and dtype {arr.dtype}; got {out.shape} and {out.dtype}."
             )
 
-    # Work on a C-contiguous (batch, n) copy with the transform axis last.
-    work = np.ascontiguousarray(np.moveaxis(arr, axis, -1)).reshape(-1, n)
+    dtype_scale = arr.dtype.type(scale)
+    if axis == arr.ndim - 1 and arr.flags.c_contiguous:
+        # Rows are already contiguous: transform straight from the input into the result
+        # (the first pass reads ``arr``), or in place when ``out`` is the input itself.
+        rows = arr.reshape(-1, n)
+        if out is arr:
+            _kernels.fwht_rows(rows, dtype_scale)
+            return out
+        result = out if (out is not None and out.flags.c_contiguous) else np.empty_like(arr, order="C")
+        if np.shares_memory(result, arr):  # a user ``out`` overlapping the input: go through a copy
+            result = np.empty_like(arr, order="C")
+        _kernels.fwht_rows_into(rows, result.reshape(-1, n), dtype_scale)
+        if out is not None and result is not out:
+            out[...] = result
+            return out
+        return result
+    # Another axis (or a strided input): a C-contiguous (batch, n) copy with the axis last.
+    moved = np.moveaxis(arr, axis, -1)
+    work = np.ascontiguousarray(moved)
     if np.shares_memory(work, arr):
         work = work.copy()
-    _kernels.fwht_rows(work, work.dtype.type(scale))
-    result = np.moveaxis(work.reshape(np.moveaxis(arr, axis, -1).shape), -1, axis)
+    _kernels.fwht_rows(work.reshape(-1, n), dtype_scale)
+    result = np.moveaxis(work, -1, axis)
     if out is not None:
         out[...] = result
         return out
-    return np.ascontiguousarray(result) if result.ndim > 1 else result
+    return np.ascontiguousarray(result)

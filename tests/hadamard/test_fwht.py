@@ -118,3 +118,16 @@ def test_non_contiguous_input():
 def test_bad_input(bad, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         fwht(bad, **kwargs)
+
+
+def test_out_non_contiguous_or_overlapping_input():
+    x = np.random.default_rng(7).standard_normal((4, 16))
+    expected = fwht(x)
+    strided = np.empty((4, 32))[:, ::2]
+    np.testing.assert_allclose(fwht(x, out=strided), expected)
+    y = x.copy()
+    flipped = y[::-1]  # a view of y: out overlaps the input without being it
+    np.testing.assert_allclose(fwht(y, out=flipped), expected)
+    z = x.copy()
+    np.testing.assert_allclose(fwht(z.T, axis=0, out=z.T), expected.T)  # in place along a strided axis
+    np.testing.assert_allclose(z, expected)
