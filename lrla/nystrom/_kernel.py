@@ -37,6 +37,31 @@ def resolve_kernel(kernel, *, gamma=None, coef0=None, degree=None, kernel_params
     return kernel, params
 
 
+def _is_float64_dense(A):
+    return type(A) is np.ndarray and A.dtype == np.float64 and A.ndim == 2
+
+
+def rbf_float64(X, Y, gamma, x_sq=None, y_sq=None):
+    """scikit-learn's ``rbf_kernel`` on validated float64 arrays, without its per-call validation.
+
+    The operations are those of ``rbf_kernel`` (``-2 X Y^T + |x|^2 + |y|^2``,
+    clipped at 0, zero diagonal when ``Y`` is None, times ``-gamma``, exp), in
+    the same order, so the result is bitwise the same; skipping the input
+    checks (the callers hold validated arrays) saves about a millisecond per
+    call, which dominated the recursive sampler at small sizes, and the
+    element-wise part is one fused numba pass instead of five numpy passes.
+    """
+    if Y is X:
+        Y, y_sq = None, None
+    if x_sq is None:
+        x_sq = np.einsum("ij,ij->i", X, X)
+    if Y is None:
+        return _kernels.rbf_from_gram(X @ X.T, x_sq, x_sq, gamma, True)
+    if y_sq is None:
+        y_sq = np.einsum("ij,ij->i", Y, Y)
+    return _kernels.rbf_from_gram(X @ Y.T, x_sq, y_sq, gamma, False)
+
+
 class KernelFunction:
     """k(X, Y), diag k(x_i, x_i) and one fused row k(points, x) for a resolved kernel."""
 
@@ -45,10 +70,19 @@ class KernelFunction:
         self.params = dict(params)
         if kernel in ("rbf", "laplacian", "polynomial", "sigmoid") and self.params.get("gamma") is None:
             self.params["gamma"] = 1.0 / n_features  # scikit-learn's default
-        self.is_rbf = kernel == "rbf"
+        # the fast RBF path needs a scalar gamma (scikit-learn also accepts an array)
+        self.is_rbf = kernel == "rbf" and np.ndim(self.params.get("gamma")) == 0
 
     def __call__(self, X, Y=None):
+        if self.is_rbf and _is_float64_dense(X) and (Y is None or _is_float64_dense(Y)):
+            return rbf_float64(X, Y, float(self.params["gamma"]))
         return pairwise_kernels(X, Y, metric=self.kernel, filter_params=True, **self.params)
+
+    def block(self, X, Y, x_sq, y_sq):
+        """k(X, Y) for float64 rows whose squared norms ``x_sq``, ``y_sq`` are precomputed (RBF), else k(X, Y)."""
+        if self.is_rbf and _is_float64_dense(X) and _is_float64_dense(Y):
+            return rbf_float64(X, Y, float(self.params["gamma"]), x_sq, y_sq)
+        return self(X, Y)
 
     def diag(self, X):
         k = self.kernel

@@ -31,6 +31,33 @@ def rbf_row_reference(points, x, gamma):
 
 
 @njit(cache=True, boundscheck=False)
+def rbf_from_gram(G, x_sq, y_sq, gamma, zero_diagonal):
+    """In place ``G[i, j] <- exp(-gamma * max(0, -2 G[i, j] + x_sq[i] + y_sq[j]))`` for a Gram block ``G = X Y^T``.
+
+    One fused pass with the operations of scikit-learn's ``rbf_kernel`` in its
+    order (so the result is bitwise the same); ``zero_diagonal`` sets the
+    squared distances of the diagonal to 0, as scikit-learn does for ``k(X, X)``.
+    """
+    n, m = G.shape
+    for i in range(n):
+        a = x_sq[i]
+        for j in range(m):
+            t = -2.0 * G[i, j] + a
+            t += y_sq[j]
+            if t < 0.0 or (zero_diagonal and i == j):
+                t = 0.0
+            G[i, j] = np.exp(t * -gamma)
+    return G
+
+
+def rbf_from_gram_reference(G, x_sq, y_sq, gamma, zero_diagonal):
+    D = np.maximum(-2.0 * G + x_sq[:, None] + y_sq[None, :], 0.0)
+    if zero_diagonal:
+        np.fill_diagonal(D, 0.0)
+    return np.exp(-gamma * D)
+
+
+@njit(cache=True, boundscheck=False)
 def update_slots(slots, keep_prob, p_new, new_position, seed, counter):
     """One step of the INK slot update, in place.
 

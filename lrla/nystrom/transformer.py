@@ -6,7 +6,8 @@ import math
 import warnings
 
 import numpy as np
-from scipy.linalg import LinAlgError, cholesky, eigh, solve_triangular
+from scipy.linalg import LinAlgError, cholesky, eigh
+from scipy.linalg.blas import dtrsm
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -52,27 +53,35 @@ def recursive_rls_indices(kernel, X, n_landmarks, rng, ridge=None):
         sizes.append(math.ceil(sizes[-1] / 2))
     samp = np.arange(sizes[-1])
     weights = np.ones(samp.shape[0])
-    k_diag = kernel.diag(X).astype(np.float64)
+    # Rows in sampling order, once: every level's points are a prefix (a view), and
+    # the squared norms the RBF kernel needs are computed once, not once per level.
+    Xp = X[perm]
+    sq_norms = np.einsum("ij,ij->i", Xp, Xp) if Xp.dtype == np.float64 else None
+    k_diag = kernel.diag(Xp).astype(np.float64)
     for level in range(n_levels - 1, -1, -1):
-        current = perm[: sizes[level]]
-        KS = np.asarray(kernel(X[current], X[perm[samp]]), dtype=np.float64)
+        size = sizes[level]
+        if sq_norms is None:
+            KS = np.asarray(kernel(Xp[:size], Xp[samp]), dtype=np.float64)
+        else:
+            KS = kernel.block(Xp[:size], Xp[samp], sq_norms[:size], sq_norms[samp])
         SKS = KS[samp]
         lam = ridge if ridge is not None else musco_ridge(SKS, weights, s)
         M = SKS + np.diag(lam / weights**2)
         try:  # k_i^T M^{-1} k_i = ||L^{-1} k_i||^2: one Cholesky and one triangular solve
             L = cholesky(M, lower=True, check_finite=False)
-            B = solve_triangular(L, KS.T, lower=True, check_finite=False)
+            # BLAS trsm on the (Fortran-ordered) view KS.T: what solve_triangular runs, minus its copy and checks
+            B = dtrsm(1.0, L, KS.T, lower=1)
             quad = np.einsum("ij,ij->j", B, B)
         except LinAlgError:
             B = np.linalg.lstsq(M, KS.T, rcond=None)[0]
             quad = np.einsum("ij,ji->i", KS, B)
-        raw = np.maximum(0.0, k_diag[current] - quad) / lam
+        raw = np.maximum(0.0, k_diag[:size] - quad) / lam
         if level > 0:
             levs = np.minimum(1.0, oversample * raw)
-            samp = np.flatnonzero(rng.random(sizes[level]) < levs)
+            samp = np.flatnonzero(rng.random(size) < levs)
             if samp.size == 0:  # every estimate vanished: fall back to a uniform sample
-                samp = rng.choice(sizes[level], size=min(s, sizes[level]), replace=False)
-                levs = np.ones(sizes[level])
+                samp = rng.choice(size, size=min(s, size), replace=False)
+                levs = np.ones(size)
             weights = np.sqrt(1.0 / np.maximum(levs[samp], 1e-300))
         else:
             samp = _sample_without_replacement(rng, np.minimum(1.0, raw), s)
