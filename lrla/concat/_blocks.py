@@ -10,13 +10,16 @@ from .._validation import check_array, check_int
 __all__ = ["check_blocks", "check_rank_param", "norm_seed", "top_sum", "sq_singular_values", "orth_basis"]
 
 
-def check_blocks(blocks, name="blocks"):
+def check_blocks(blocks, name="blocks", *, return_sq_norms=False):
     """Validate a collection of matrices with a common row count.
 
     Accepts a sequence of 2-D array-likes or a 3-D array (split along its
     first axis). Returns a list of C-contiguous float64 arrays (never views
     that could alias a caller's array being written to: the code below never
     writes into them). Raises ``ValueError``/``TypeError`` naming ``blocks``.
+    With ``return_sq_norms``, also returns the squared Frobenius norms of the
+    blocks (computed during the check, so callers do not pass over the data
+    twice).
     """
     if sp.issparse(blocks):
         raise TypeError(f"`{name}` must be a sequence of dense 2-D arrays or a 3-D array; got a scipy.sparse matrix.")
@@ -35,7 +38,7 @@ def check_blocks(blocks, name="blocks"):
         raise ValueError(f"`{name}` must contain at least one matrix; got an empty collection.")
     fast = _fast_path(seq)
     if fast is not None:
-        return fast
+        return fast if return_sq_norms else fast[0]
     out = []
     n_rows = None
     for j, A in enumerate(seq):
@@ -49,11 +52,21 @@ def check_blocks(blocks, name="blocks"):
             )
         # Certificates compare energies to ~1e-10 relative accuracy: float64 throughout.
         out.append(np.ascontiguousarray(A, dtype=np.float64))
+    if return_sq_norms:
+        return out, np.array([float(np.vdot(A, A)) for A in out])
     return out
 
 
 def _fast_path(seq):
-    """Equal-shape real ndarrays: one stacked copy and one finiteness check instead of one per block."""
+    """Equal-shape real ndarrays: one stacked copy and one pass for norms and finiteness.
+
+    Returns ``(blocks, squared norms)`` or None (then the per-block loop checks,
+    and names the offending block). A finite sum of squares proves every entry
+    finite (a NaN or an infinity makes it NaN or inf), so the squared norms,
+    which the clustering needs anyway, double as the finiteness check; only if
+    one is not finite (a bad entry, or an overflowing square) does the
+    per-block loop decide.
+    """
     first = seq[0]
     if not (isinstance(first, np.ndarray) and first.ndim == 2 and first.size and first.dtype.kind in "fiu"):
         return None
@@ -62,9 +75,10 @@ def _fast_path(seq):
         if not (isinstance(A, np.ndarray) and A.shape == shape and A.dtype.kind in "fiu"):
             return None
     stacked = np.array(seq, dtype=np.float64)
-    if not np.isfinite(stacked).all():
-        return None  # the per-block loop names the offending block
-    return list(stacked)
+    sq = np.einsum("kij,kij->k", stacked, stacked)
+    if not np.isfinite(sq).all():
+        return None
+    return list(stacked), sq
 
 
 def check_rank_param(rank, name="rank"):

@@ -70,3 +70,25 @@ def update_state(Q, lam, A, k_max, tol):
         top[:, j] = W[:, n - 1 - j]
         lam_new[j] = w[n - 1 - j]
     return Q_ext @ top, lam_new
+
+
+@njit(cache=True)
+def accept_prefix(sq_sorted, start, stop, total, energy, budget):
+    """Longest prefix of ``sq_sorted[start:stop]`` that a constant certificate admits (max_norm).
+
+    Candidate k is admitted while ``t - energy <= budget * t`` with ``t`` =
+    ``total`` + the running sum of the candidates so far, accumulated left to
+    right exactly as ``total + np.cumsum(...)`` does (same operations, same
+    order, so the decisions match the general loop bit for bit); the first
+    failure stops. Returns (number admitted, ``t`` after the last admitted, or
+    ``total`` if none).
+    """
+    running = 0.0
+    last = total
+    for k in range(start, stop):
+        running += sq_sorted[k]
+        t = total + running
+        if not (t - energy <= budget * t):
+            return k - start, last
+        last = t
+    return stop - start, last

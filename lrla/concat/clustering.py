@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from .._validation import check_array, check_int, check_option, check_scalar
+from . import _kernels
 from ._blocks import check_blocks, check_rank_param, norm_seed, orth_basis
 from .bounds import _energy_profile
 from .incremental import _start, _update
@@ -116,20 +117,24 @@ _CERTIFICATES = {"max_norm": _SeedCertificate, "residuals": _ResidualCertificate
 
 
 def _greedy(blocks, rank, eps, *, method, order, patience, oversample=5, rtol=None, minimal_rank=False,
-            update=_update, certificate=None):
+            update=_update, certificate=None, sq=None):
     """The paper's greedy skeleton. Returns (clusters, certified energies, totals, ranks).
 
     ``certificate`` / ``update`` let the validation suite plug in broken
     estimators for negative controls; the public functions never do.
+    ``sq``: the blocks' squared Frobenius norms, if the caller has them.
     """
     n = len(blocks)
-    widths = np.array([A.shape[1] for A in blocks])
-    stacked = blocks[0].base
-    if (isinstance(stacked, np.ndarray) and stacked.ndim == 3 and stacked.shape[0] == n
-            and all(A.base is stacked for A in blocks)):  # the stack check_blocks made: one einsum for all norms
-        sq = np.einsum("kij,kij->k", stacked, stacked)
-    else:
-        sq = np.array([float(np.vdot(A, A)) for A in blocks])
+    widths = np.fromiter((A.shape[1] for A in blocks), dtype=np.intp, count=n)
+    if sq is None:
+        stacked = blocks[0].base
+        if (isinstance(stacked, np.ndarray) and stacked.ndim == 3 and stacked.shape[0] == n
+                and all(A.base is stacked for A in blocks)):  # the stack check_blocks made: one einsum for all
+            sq = np.einsum("kij,kij->k", stacked, stacked)
+        else:
+            sq = np.array([float(np.vdot(A, A)) for A in blocks])
+    if method == "max_norm" and certificate is None and order == "norm" and not minimal_rank:
+        return _greedy_max_norm(blocks, widths, sq, rank, eps, patience)
     offsets = np.concatenate([[0], np.cumsum(widths)])
     C_all = np.hstack(blocks) if order == "residual" else None
     desc = np.argsort(-sq, kind="stable")
@@ -214,6 +219,57 @@ def _greedy(blocks, rank, eps, *, method, order, patience, oversample=5, rtol=No
     return clusters, np.array(certified), np.array(totals), np.array(ranks)
 
 
+def _greedy_max_norm(blocks, widths, sq, rank, eps, patience):
+    """``_greedy`` for max_norm in norm order: same clusters, same arithmetic, O(K) overall.
+
+    The certificate is the seed's energy, so a cluster is the seed, taken from
+    the large end of the norm order, plus the longest run of the smallest
+    blocks whose total stays within the budget: the blocks still available are
+    always one contiguous run ``desc[lo:hi]`` of that order. Each cluster then
+    costs O(its size) (``_kernels.accept_prefix`` stops at the first failing
+    candidate) instead of the general loop's O(K) per cluster.
+    """
+    n = len(blocks)
+    desc = np.argsort(-sq, kind="stable")
+    asc = desc[::-1]  # candidates, smallest first: asc[n - hi: n - lo - n_seed]
+    sq_desc = sq[desc]
+    sq_asc = np.ascontiguousarray(sq_desc[::-1])
+    widths_desc = widths[desc].tolist()
+    budget = eps * eps
+    lo, hi = 0, n
+    clusters, certified, totals = [], [], []
+    fails = 0
+    while lo < hi:
+        seed_width, n_seed = widths_desc[lo], 1  # the seed: as in norm_seed
+        while lo + n_seed < hi and seed_width + widths_desc[lo + n_seed] <= rank:
+            seed_width += widths_desc[lo + n_seed]
+            n_seed += 1
+        N = float(sq_desc[lo:lo + n_seed].sum())
+        # A seed wider than the rank is one block: its certificate is E_r of that block.
+        seed_energy = N if seed_width <= rank else _SeedCertificate(blocks[desc[lo]], rank, 0, None, None).energy
+        n_acc, N_acc = _kernels.accept_prefix(sq_asc, n - hi, n - lo - n_seed, N, seed_energy, budget)
+        if n_acc:
+            members = np.concatenate([desc[lo:lo + n_seed], asc[n - hi:n - hi + n_acc]])
+            N, energy = N_acc, seed_energy
+        else:
+            # Seed alone: at most `rank` columns wide (or one block), stored with zero error.
+            members = desc[lo:lo + n_seed].copy()
+            energy = N if seed_width <= rank else float(_energy_profile([blocks[desc[lo]]], rank)[-1])
+        clusters.append(members)
+        certified.append(energy)
+        totals.append(N)
+        lo, hi = lo + n_seed, hi - n_acc
+        fails = 0 if n_acc else fails + 1
+        if patience is not None and fails >= patience:
+            break
+    # After `patience` clusters that could not grow, the rest are singletons stored as they are.
+    rest = desc[lo:hi]
+    clusters.extend(rest.reshape(-1, 1))
+    certified = np.concatenate([np.array(certified, dtype=np.float64), sq[rest]])
+    totals = np.concatenate([np.array(totals, dtype=np.float64), sq[rest]])
+    return clusters, certified, totals, np.full(len(clusters), rank)
+
+
 def _check_cluster_params(rank, eps, method, order, patience, oversample, rtol):
     rank = check_rank_param(rank)
     eps = check_scalar(eps, "eps", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
@@ -226,10 +282,11 @@ def _check_cluster_params(rank, eps, method, order, patience, oversample, rtol):
 
 
 def _labels(clusters, n):
+    sizes = np.fromiter(map(len, clusters), dtype=np.intp, count=len(clusters))
     labels = np.full(n, -1, dtype=np.intp)
-    for c, members in enumerate(clusters):
-        labels[members] = c
-    if (labels < 0).any() or sum(len(c) for c in clusters) != n:  # pragma: no cover - internal invariant
+    if clusters:
+        labels[np.concatenate(clusters)] = np.repeat(np.arange(len(clusters)), sizes)
+    if (labels < 0).any() or sizes.sum() != n:  # pragma: no cover - internal invariant
         raise RuntimeError("internal error: the clustering is not a partition of the blocks")
     return labels
 
@@ -308,10 +365,10 @@ def cluster_matrices(blocks, rank, eps, *, method="approximate", order="norm", p
     >>> bool(np.all(labels[::2] == labels[0]))
     True
     """
-    blocks = check_blocks(blocks)
+    blocks, sq = check_blocks(blocks, return_sq_norms=True)
     rank, eps, patience, oversample, rtol = _check_cluster_params(rank, eps, method, order, patience, oversample, rtol)
     clusters, *_ = _greedy(blocks, rank, eps, method=method, order=order, patience=patience,
-                           oversample=oversample, rtol=rtol)
+                           oversample=oversample, rtol=rtol, sq=sq)
     return _labels(clusters, len(blocks))
 
 
@@ -342,15 +399,21 @@ def compression_ratio(blocks, labels, rank):
     labels = np.asarray(labels)
     if labels.shape != (len(blocks),) or labels.dtype.kind not in "iu":
         raise ValueError(f"`labels` must be an integer array of shape ({len(blocks)},); got {labels!r}.")
-    m = blocks[0].shape[0]
-    widths = np.array([A.shape[1] for A in blocks])
-    uniq, inv = np.unique(labels, return_inverse=True)
+    uniq = np.unique(labels)
     if np.ndim(rank) == 0:
         ranks = np.full(uniq.size, check_rank_param(rank))
     else:
         ranks = check_array(rank, "rank", ndim=1).astype(np.int64)
         if ranks.size != uniq.size or (ranks < 1).any():
             raise ValueError(f"`rank` must be an int or {uniq.size} positive ints (one per cluster).")
+    return _compression_ratio(blocks, labels, ranks)
+
+
+def _compression_ratio(blocks, labels, ranks):
+    """compression_ratio on validated blocks, labels and one rank per sorted unique label."""
+    m = blocks[0].shape[0]
+    widths = np.fromiter((A.shape[1] for A in blocks), dtype=np.intp, count=len(blocks))
+    _, inv = np.unique(labels, return_inverse=True)
     W = np.bincount(inv, weights=widths)
     size = np.bincount(inv)
     params = np.where(size == 1, m * W, np.minimum(ranks * (m + W), m * W))
@@ -438,13 +501,13 @@ class ErrorConstrainedClustering(BaseEstimator):
 
     def fit(self, X, y=None):
         """Cluster the matrices ``X`` (a sequence of m x d_j arrays or a (K, m, d) array)."""
-        blocks = check_blocks(X, "X")
+        blocks, sq = check_blocks(X, "X", return_sq_norms=True)
         rank, eps, patience, oversample, rtol = _check_cluster_params(
             self.rank, self.eps, self.method, self.order, self.patience, self.oversample, self.rtol
         )
         clusters, certified, totals, ranks = _greedy(
             blocks, rank, eps, method=self.method, order=self.order, patience=patience,
-            oversample=oversample, rtol=rtol, minimal_rank=bool(self.minimal_rank),
+            oversample=oversample, rtol=rtol, minimal_rank=bool(self.minimal_rank), sq=sq,
         )
         single = np.array([len(c) == 1 for c in clusters])
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -454,7 +517,7 @@ class ErrorConstrainedClustering(BaseEstimator):
         self.labels_ = _labels(clusters, len(blocks))
         self.ranks_ = ranks
         self.n_clusters_ = len(clusters)
-        self.compression_ratio_ = compression_ratio(blocks, self.labels_, ranks)
+        self.compression_ratio_ = _compression_ratio(blocks, self.labels_, ranks)
         if self.compute_errors:
             errors = np.zeros(len(clusters))
             for c, members in enumerate(clusters):

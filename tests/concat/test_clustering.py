@@ -51,11 +51,26 @@ def test_residual_order_recovers_groups():
 
 
 def test_max_norm_vectorised_matches_loop():
-    blocks = make_block_family("power_law", 40, 20, 2, random_state=2)
-    for eps in (0.05, 0.3):
-        fast = _greedy(blocks, 4, eps, method="max_norm", order="norm", patience=10)[0]
-        slow = _greedy(blocks, 4, eps, method="max_norm", order="norm", patience=10, certificate=_SeedCertificate)[0]
-        assert [list(c) for c in fast] == [list(c) for c in slow]
+    # The O(K) max_norm path (contiguous runs + accept_prefix kernel) against the general certificate loop:
+    # same clusters and ranks; blocks wider than the rank, mixed widths, many accepted candidates (power-law
+    # norms), patience on and off. Certified energies and totals agree to rounding only: the loop adds one
+    # block at a time to N and certifies ||C_S||_F^2 of the stacked seed, the fast path adds prefix sums of
+    # the blocks' squared norms (as the vectorised path it replaced did, bit for bit).
+    rng = np.random.default_rng(5)
+    mixed = [rng.standard_normal((20, int(w))) * rng.lognormal(0, 2) for w in rng.integers(1, 7, 80)]
+    cases = [(make_block_family("power_law", 40, 20, 2, random_state=2), 4),
+             (make_block_family("power_law", 300, 20, 1, random_state=3), 6),
+             (make_block_family("groups", 60, 20, 6, random_state=4), 4), (mixed, 5)]
+    for blocks, rank in cases:
+        for eps in (0.05, 0.3, 0.7):
+            for patience in (None, 1, 10):
+                fast = _greedy(blocks, rank, eps, method="max_norm", order="norm", patience=patience)
+                slow = _greedy(blocks, rank, eps, method="max_norm", order="norm", patience=patience,
+                               certificate=_SeedCertificate)
+                assert [list(c) for c in fast[0]] == [list(c) for c in slow[0]]
+                np.testing.assert_allclose(fast[1], slow[1], rtol=1e-13)
+                np.testing.assert_allclose(fast[2], slow[2], rtol=1e-13)
+                np.testing.assert_array_equal(fast[3], slow[3])
 
 
 def test_max_norm_equal_norms_no_merge():
@@ -200,3 +215,38 @@ def test_property_partition_and_budget(seed, n, width, rank, eps, method, order)
     for idx in model.clusters_:
         if len(idx) > 1:
             assert true_error(blocks, idx, rank) <= eps * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_equal_shape_nonfinite_block_named(bad):
+    # Equal shapes take the stacked fast path, whose finiteness check is the squared norms: still an error
+    # naming the block, for each kind of non-finite entry.
+    blocks = [np.ones((3, 2)) for _ in range(5)]
+    blocks[3] = blocks[3].copy()
+    blocks[3][1, 0] = bad
+    with pytest.raises(ValueError, match=r"blocks\[3\]"):
+        cluster_matrices(blocks, 1, 0.1, method="max_norm")
+
+
+def test_huge_finite_entries_accepted_by_check():
+    # Squares overflow to inf, entries are finite: the check must not reject them (it falls back per block).
+    from lrla.concat._blocks import check_blocks
+
+    blocks = [np.full((2, 2), 1e200), np.ones((2, 2))]
+    out, sq = check_blocks(blocks, return_sq_norms=True)
+    assert np.array_equal(out[0], blocks[0]) and np.isinf(sq[0]) and sq[1] == 4.0
+
+
+def test_accept_prefix_matches_numpy():
+    from lrla.concat._kernels import accept_prefix
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        x = rng.lognormal(0, 3, int(rng.integers(1, 50)))
+        N, E, budget = rng.lognormal(2, 1), rng.lognormal(2, 1), rng.uniform(0, 0.5)
+        start, stop = sorted(int(v) for v in rng.integers(0, x.size + 1, 2))
+        tp = N + np.cumsum(x[start:stop])  # the reference: the greedy's prefix test
+        ok = tp - E <= budget * tp
+        n_ref = int(np.argmin(ok)) if not ok.all() else ok.size
+        n, last = accept_prefix(x, start, stop, N, E, budget)
+        assert n == n_ref and last == (tp[n - 1] if n else N)
