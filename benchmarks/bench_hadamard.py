@@ -272,9 +272,9 @@ and in the batch; the interleaved ratios are less affected.
 - **lrla kernel**: `np.copyto(buf, x)` then `lrla.hadamard._kernels.fwht_inplace(buf, 1.0)` (single vector) or
   `fwht_rows(buf, 1.0)` (batch, `prange` over rows on {_threads()} threads; also shown on 1 thread);
 - **lrla into**: `_kernels.fwht_into(x, out, 1.0)` / `fwht_rows_into(X, out, 1.0)` into a new array `out`
-  (as `ffht.fht`), out of place: the first pass reads `x` and writes `out`, so there is no separate copy
-  (not yet used by the public `fwht`);
-- **lrla fwht**: the public `lrla.fwht(x, normalize=False)` (argument checks, a copy, the in-place kernel);
+  (as `ffht.fht`), out of place: the first pass reads `x` and writes `out`, so there is no separate copy;
+- **lrla fwht**: the public `lrla.fwht(x, normalize=False)` (argument checks, a new output array, then
+  the out-of-place kernel for contiguous rows);
 - **FFHT**: `np.copyto(buf, x)` then `ffht.fht_(buf)` (batch: called on each row from Python);
   **FFHT fht**: `ffht.fht(x)` (new output array);
 - **NumPy reshape**: the level-by-level butterfly on `x.reshape(n, d // 2h, 2, h)`;
