@@ -112,7 +112,7 @@ def check_array(
     )
     # One reduction instead of a boolean temporary: a finite sum proves every entry finite;
     # only a non-finite sum (NaN, inf, or an overflow) needs the entry-wise look.
-    if out.size and not (allow_nan and allow_inf) and not np.isfinite(np.add.reduce(out, axis=None)):
+    if out.size and not (allow_nan and allow_inf) and not _sum_is_finite(out):
         finite = np.isfinite(out)
         if not finite.all():
             has_nan = bool(np.isnan(out).any())
@@ -121,6 +121,12 @@ def check_array(
             if not allow_inf and np.isinf(out).any():
                 raise ValueError(f"`{name}` contains infinite values.")
     return out
+
+
+def _sum_is_finite(arr):
+    """Whether the sum of ``arr`` is finite (it is whenever every entry is, barring overflow)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.add.reduce(arr, axis=None)))
 
 
 def check_matrix(

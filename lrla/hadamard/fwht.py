@@ -76,12 +76,13 @@ def fwht(x, axis=-1, *, normalize=True, out=None):
     >>> np.allclose(fwht(fwht(x)), x)
     True
     """
-    if out is not None and out is x and isinstance(x, np.ndarray):
-        arr = check_array(x, "x", min_ndim=1)
-        if arr is not x:
-            raise TypeError("`out` must be a float32 or float64 array when transforming in place.")
-    else:
-        arr = check_array(x, "x", min_ndim=1)
+    in_place = out is not None and out is x and isinstance(x, np.ndarray)
+    # Out of place, NaN/inf are caught after the transform at no extra pass over memory: row 0 of H is
+    # all ones, so the first coefficient of each vector is the sum of its entries, non-finite whenever
+    # an entry is; only then is the (unmodified) input inspected entry by entry, see _reject_non_finite.
+    arr = check_array(x, "x", min_ndim=1, allow_nan=not in_place, allow_inf=not in_place)
+    if in_place and arr is not x:
+        raise TypeError("`out` must be a float32 or float64 array when transforming in place.")
     axis = check_int(axis, "axis")
     if not -arr.ndim <= axis < arr.ndim:
         raise ValueError(f"`axis` {axis} is out of range for an array of dimension {arr.ndim}.")
@@ -109,6 +110,7 @@ def fwht(x, axis=-1, *, normalize=True, out=None):
         if np.shares_memory(result, arr):  # a user ``out`` overlapping the input: go through a copy
             result = np.empty_like(arr, order="C")
         _kernels.fwht_rows_into(rows, result.reshape(-1, n), dtype_scale)
+        _reject_non_finite(arr, result.reshape(-1, n)[:, 0])
         if out is not None and result is not out:
             out[...] = result
             return out
@@ -119,8 +121,20 @@ def fwht(x, axis=-1, *, normalize=True, out=None):
     if np.shares_memory(work, arr):
         work = work.copy()
     _kernels.fwht_rows(work.reshape(-1, n), dtype_scale)
+    if not in_place:
+        _reject_non_finite(arr, work.reshape(-1, n)[:, 0])
     result = np.moveaxis(work, -1, axis)
     if out is not None:
         out[...] = result
         return out
     return np.ascontiguousarray(result)
+
+
+def _reject_non_finite(arr, first_coefficients):
+    """Raise the usual NaN/inf error if ``arr`` has a non-finite entry.
+
+    ``first_coefficients`` are the transforms' coefficients at frequency 0 (the sums of the vectors),
+    finite unless an entry is non-finite or the sum overflowed; the entry-wise check runs only then.
+    """
+    if not np.isfinite(first_coefficients).all():
+        check_array(arr, "x", min_ndim=1)

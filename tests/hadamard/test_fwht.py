@@ -131,3 +131,26 @@ def test_out_non_contiguous_or_overlapping_input():
     z = x.copy()
     np.testing.assert_allclose(fwht(z.T, axis=0, out=z.T), expected.T)  # in place along a strided axis
     np.testing.assert_allclose(z, expected)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_non_finite_rejected_on_every_path(bad, axis):
+    x = np.random.default_rng(8).standard_normal((4, 8))
+    x[2, 3] = bad
+    x0 = x.copy()
+    match = "NaN" if np.isnan(bad) else "infinite"
+    with pytest.raises(ValueError, match=match):
+        fwht(x, axis=axis)
+    with pytest.raises(ValueError, match=match):
+        fwht(x, axis=axis, out=np.empty_like(x))
+    with pytest.raises(ValueError, match=match):
+        fwht(x, axis=axis, out=x)
+    np.testing.assert_array_equal(x, x0)  # the in-place call checks before touching x
+
+
+def test_overflowing_sum_of_finite_input_is_not_an_error():
+    big = np.finfo(np.float64).max
+    y = fwht(np.array([big, big, 0.0, 0.0]), normalize=False)  # y[0] = y[2] = 2 big overflows
+    np.testing.assert_array_equal(y, [np.inf, 0.0, np.inf, 0.0])
+    assert np.isinf(fwht(np.full((2, 4), big), axis=0, normalize=False)[0]).all()
