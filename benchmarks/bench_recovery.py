@@ -91,8 +91,8 @@ def subgm_vs_convex(quick):
 
         candidates["cvxpy l1+trace (Clarabel)"] = lambda: _convex(A_mat, prob.y, d)
         checks["cvxpy l1+trace (Clarabel)"] = within(1e-2)
-    except ImportError:
-        cvxpy = None
+    except ImportError:  # the convex baseline is optional (extra `cvx`)
+        pass
     with pinned_blas(1), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         times = time_interleaved(candidates, repeat=3 if quick else 7, warmup=1, check=checks)

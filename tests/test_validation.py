@@ -8,7 +8,6 @@ import pytest
 from scipy import stats
 
 from validation import core
-from validation.__main__ import main as validation_main
 from validation.stats import (
     dkw_radius,
     kolmogorov_lattice,

@@ -330,7 +330,6 @@ class _NoThinning(InkEstimate):
     """INK with the thinning step removed (every point keeps all its copies): the control of the space claim."""
 
     def _step_binomial(self, x, k_tt):
-        m = self._idx.shape[0]
         K_cc = self._candidates(x, k_tt)
         self._commit(x, K_cc, np.append(self._tau, 1.0), np.append(self._counts, self.budget_))
 
@@ -505,7 +504,7 @@ def _(scale, seed):
 @krr_risk.plot
 def _(result, control):
     fig, ax = new_figure()
-    r, c = result.series["rows"], control.series["rows"]
+    r = result.series["rows"]
     ax.scatter([x[0] for x in r], [x[1] for x in r], label="INK standard", s=12)
     ax.scatter([x[0] for x in r], [x[2] for x in r], label="INK regularised", s=12, marker="s")
     ax.scatter([x[0] for x in r], [x[3] for x in r], label="uniform, same size (reported)", s=12, marker="x", color="C3")
