@@ -1,15 +1,25 @@
 """Problem instances with known ground truth, and loaders of data shipped inside installed packages.
 
-Each family of lrla adds its generators here, in its own section. Every
-generator takes ``random_state`` and returns plain NumPy arrays.
+Generators take ``random_state`` and return plain NumPy arrays (or a named tuple of them); loaders
+read data that ships with scikit-learn, so nothing is downloaded. One section per family:
+
+hadamard     make_hadamard_input, make_subspace
+completion   make_low_rank, make_observation_mask, sample_entries
+concat       make_block_family, load_digits_blocks, load_mlp_weight_blocks
+sampling     make_flat_matrix, make_heavy_row_matrix, make_two_block_matrix, make_heavy_tailed_matrix
+nystrom      make_clusters_outliers, load_digits_features, stream_order
+streaming    make_spiked_stream, make_oja_hard_instance, oja_hard_instance_oracle, adversarial_order
+recovery     make_sensing_problem (-> SensingProblem)
 """
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 
 from ._rng import check_random_state
-from ._validation import check_int, check_option
+from ._validation import check_array, check_int, check_option, check_scalar
 
 # --- hadamard -----------------------------------------------------------------
 
@@ -76,8 +86,6 @@ def make_subspace(n, k, *, coherence="incoherent", random_state=None):
 
 
 # --- completion -----------------------------------------------------------------
-
-from ._validation import check_array, check_scalar  # noqa: E402  (completion section)
 
 
 def make_low_rank(m, n, rank, *, condition=1.0, coherence=1.0, random_state=None):
@@ -544,11 +552,7 @@ from .streaming._instances import (  # noqa: E402,F401  (streaming section)
 
 # --- recovery -----------------------------------------------------------------
 
-from collections import namedtuple as _namedtuple
-
-from ._validation import check_scalar as _check_scalar
-
-SensingProblem = _namedtuple("SensingProblem", ["operator", "y", "X", "U", "outliers"])
+SensingProblem = namedtuple("SensingProblem", ["operator", "y", "X", "U", "outliers"])
 SensingProblem.__doc__ = """A sensing instance: ``y = operator(X) + noise`` with ``X = U U^T`` (PSD, rank r).
 
 ``outliers`` is the boolean mask of corrupted measurements (all False for Gaussian noise)."""
@@ -614,12 +618,12 @@ def make_sensing_problem(
     dim = check_int(dim, "dim", min_value=1)
     rank = check_int(rank, "rank", min_value=1, max_value=dim)
     n_measurements = check_int(n_measurements, "n_measurements", min_value=1)
-    condition = _check_scalar(condition, "condition", low=1.0)
+    condition = check_scalar(condition, "condition", low=1.0)
     check_option(noise, "noise", ("outlier", "gaussian"))
-    corruption = _check_scalar(corruption, "corruption", low=0.0, high=1.0, high_inclusive=False)
+    corruption = check_scalar(corruption, "corruption", low=0.0, high=1.0, high_inclusive=False)
     check_option(outlier_sign, "outlier_sign", ("one-sided", "symmetric"))
-    outlier_scale = _check_scalar(outlier_scale, "outlier_scale", low=0.0)
-    noise_level = _check_scalar(noise_level, "noise_level", low=0.0)
+    outlier_scale = check_scalar(outlier_scale, "outlier_scale", low=0.0)
+    noise_level = check_scalar(noise_level, "noise_level", low=0.0)
     check_option(operator, "operator", ("gaussian", "rank-one"))
     rng = check_random_state(random_state)
     Q, _ = np.linalg.qr(rng.standard_normal((dim, rank)))
