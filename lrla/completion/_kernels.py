@@ -65,6 +65,29 @@ def solve_exact(indptr, idx, vals, F, out, n_chunks):
                 out[j, s] = x[s]
 
 
+@njit(cache=True, inline="always", fastmath=_FASTMATH)
+def _normal_residual(idx, vals, F, X, j, a, b_end, r, atb, k):
+    """r <- F_S^T (b - F_S x_j) and atb <- F_S^T b over the entries a:b_end; returns (||r||^2, ||atb||^2)."""
+    r[:] = 0.0
+    atb[:] = 0.0
+    for l in range(a, b_end):
+        i = idx[l]
+        pred = 0.0
+        for t in range(k):
+            pred += F[i, t] * X[j, t]
+        res = vals[l] - pred
+        bv = vals[l]
+        for t in range(k):
+            r[t] += F[i, t] * res
+            atb[t] += F[i, t] * bv
+    rr = 0.0
+    bb = 0.0
+    for t in range(k):
+        rr += r[t] * r[t]
+        bb += atb[t] * atb[t]
+    return rr, bb
+
+
 @njit(cache=True, parallel=True, boundscheck=False, fastmath=_FASTMATH)
 def solve_cg(indptr, idx, vals, F, X, max_steps, rtol, steps, n_chunks):
     """Warm-started CG on F_J^T F_J x = F_J^T b for every group, matrix-free.
@@ -87,23 +110,7 @@ def solve_cg(indptr, idx, vals, F, X, max_steps, rtol, steps, n_chunks):
         for j in range(start, stop):
             a = indptr[j]
             b_end = indptr[j + 1]
-            r[:] = 0.0
-            atb[:] = 0.0
-            for l in range(a, b_end):
-                i = idx[l]
-                pred = 0.0
-                for t in range(k):
-                    pred += F[i, t] * X[j, t]
-                res = vals[l] - pred
-                bv = vals[l]
-                for t in range(k):
-                    r[t] += F[i, t] * res
-                    atb[t] += F[i, t] * bv
-            rr = 0.0
-            bb = 0.0
-            for t in range(k):
-                rr += r[t] * r[t]
-                bb += atb[t] * atb[t]
+            rr, bb = _normal_residual(idx, vals, F, X, j, a, b_end, r, atb, k)
             stop_sq = rtol * rtol * bb
             n_steps = 0
             if rr > stop_sq:
@@ -190,23 +197,7 @@ def solve_sketch(indptr, idx, vals, F, X, sketch_rows, max_steps, rtol, seed, st
                         for t in range(s + 1):
                             L[s, t] += f * SA[h, t]
             _cholesky_factor(L, k)
-            r[:] = 0.0
-            atb[:] = 0.0
-            for l in range(a, b_end):
-                i = idx[l]
-                pred = 0.0
-                for t in range(k):
-                    pred += F[i, t] * X[j, t]
-                res = vals[l] - pred
-                bv = vals[l]
-                for t in range(k):
-                    r[t] += F[i, t] * res
-                    atb[t] += F[i, t] * bv
-            rr = 0.0
-            bb = 0.0
-            for t in range(k):
-                rr += r[t] * r[t]
-                bb += atb[t] * atb[t]
+            rr, bb = _normal_residual(idx, vals, F, X, j, a, b_end, r, atb, k)
             stop_sq = rtol * rtol * bb
             n_steps = 0
             if rr > stop_sq:
