@@ -88,6 +88,22 @@ def _normal_residual(idx, vals, F, X, j, a, b_end, r, atb, k):
     return rr, bb
 
 
+@njit(cache=True, inline="always", fastmath=_FASTMATH)
+def _gram_apply(idx, F, a, b_end, p, q, k):
+    """q <- F_S^T F_S p over the entries a:b_end (matrix-free, O(|S| k)); returns p^T F_S^T F_S p."""
+    q[:] = 0.0
+    pq = 0.0
+    for l in range(a, b_end):
+        i = idx[l]
+        s = 0.0
+        for t in range(k):
+            s += F[i, t] * p[t]
+        pq += s * s
+        for t in range(k):
+            q[t] += F[i, t] * s
+    return pq
+
+
 @njit(cache=True, parallel=True, boundscheck=False, fastmath=_FASTMATH)
 def solve_cg(indptr, idx, vals, F, X, max_steps, rtol, steps, n_chunks):
     """Warm-started CG on F_J^T F_J x = F_J^T b for every group, matrix-free.
@@ -117,16 +133,7 @@ def solve_cg(indptr, idx, vals, F, X, max_steps, rtol, steps, n_chunks):
                 for t in range(k):
                     p[t] = r[t]
                 while n_steps < max_steps:
-                    q[:] = 0.0
-                    pq = 0.0
-                    for l in range(a, b_end):
-                        i = idx[l]
-                        s = 0.0
-                        for t in range(k):
-                            s += F[i, t] * p[t]
-                        pq += s * s
-                        for t in range(k):
-                            q[t] += F[i, t] * s
+                    pq = _gram_apply(idx, F, a, b_end, p, q, k)
                     n_steps += 1
                     if pq <= 0.0:  # p in the null space: the group is under-determined
                         break
@@ -207,16 +214,7 @@ def solve_sketch(indptr, idx, vals, F, X, sketch_rows, max_steps, rtol, seed, st
                     p[t] = z[t]
                     rz += r[t] * z[t]
                 while n_steps < max_steps:
-                    q[:] = 0.0
-                    pq = 0.0
-                    for l in range(a, b_end):
-                        i = idx[l]
-                        s = 0.0
-                        for t in range(k):
-                            s += F[i, t] * p[t]
-                        pq += s * s
-                        for t in range(k):
-                            q[t] += F[i, t] * s
+                    pq = _gram_apply(idx, F, a, b_end, p, q, k)
                     n_steps += 1
                     if pq <= 0.0:
                         break
