@@ -190,3 +190,98 @@ def matrix_free_sign_adjoint(seed, n_rows, w, y, n_chunks):
         for k in range(n_free):
             out[k] += partial[c, k]
     return out, loss
+
+
+# Reassociation lets LLVM vectorise the row dot products (their order of summation then differs
+# from a scalar loop, by rounding only); no 'nnan'/'ninf': inputs are validated finite upstream.
+_REASSOC = {"reassoc", "contract"}
+
+
+@njit(cache=True, fastmath=_REASSOC)
+def dense_subgm_symmetric(Z, y, U, eta0, decay, t_start, t_stop, rows, cols, X_true, true_norm, tol,
+                          t_check, losses, steps, updates, errors):
+    """Iterations ``t_start .. t_stop - 1`` of symmetric SubGM on a dense packed Gaussian operator.
+
+    ``Z`` (m, n_free) holds the packed free entries of the A_i (upper triangle,
+    ``rows``/``cols`` its indices): ``<A_i, X> = sum_k Z[i, k] c_k X[rows_k, cols_k]``
+    with ``c_k = 1`` on the diagonal and ``sqrt 2`` off it, and ``A*(z)`` has
+    entries ``(Z^T z)_k / c_k``. Each iteration makes one pass over the rows of
+    ``Z``: the residual of row i, its sign and the accumulation of
+    ``sign * Z[i]`` share the row while it is in cache. Then
+    ``U <- U - eta0 decay^t (S + S^T) U`` with ``S = A*(sign(res)) / m``.
+
+    ``U`` is updated in place. Per iteration t the loss ``mean|res|``, the step,
+    the relative update and (if ``true_norm > 0``) the relative error of
+    ``U_t U_t^T`` go to ``losses[t]`` ... ``errors[t]``. Returns the index after
+    the last iteration done: ``t_stop``, or earlier once ``t >= t_check`` and the
+    relative update is below ``tol`` (``tol <= 0`` never stops early).
+
+    The numpy reference is ``tests/recovery/reference.py::subgm_numpy``.
+    """
+    m, n_free = Z.shape
+    d, r = U.shape
+    sqrt2 = math.sqrt(2.0)
+    w = np.empty(n_free)
+    g = np.empty(n_free)
+    G = np.empty((d, d))
+    D = np.empty((d, r))
+    X = np.empty((d, d))
+    for t in range(t_start, t_stop):
+        # X = U U^T and its packed form w
+        for j in range(d):
+            for k in range(j, d):
+                acc = 0.0
+                for q in range(r):
+                    acc += U[j, q] * U[k, q]
+                X[j, k] = acc
+                X[k, j] = acc
+        for k in range(n_free):
+            a, b = rows[k], cols[k]
+            w[k] = X[a, b] if a == b else sqrt2 * X[a, b]
+        if true_norm > 0.0:
+            acc = 0.0
+            for j in range(d):
+                for k in range(d):
+                    e = X[j, k] - X_true[j, k]
+                    acc += e * e
+            errors[t] = math.sqrt(acc) / true_norm
+        # one pass over the measurements: residual, sign, signed accumulation
+        g[:] = 0.0
+        loss = 0.0
+        for i in range(m):
+            acc = 0.0
+            for k in range(n_free):
+                acc += Z[i, k] * w[k]
+            res = acc - y[i]
+            loss += abs(res)
+            if res != 0.0:
+                s = 1.0 if res > 0.0 else -1.0
+                for k in range(n_free):
+                    g[k] += s * Z[i, k]
+        for k in range(n_free):
+            a, b = rows[k], cols[k]
+            v = g[k] / m if a == b else g[k] / (sqrt2 * m)
+            G[a, b] = v
+            G[b, a] = v
+        # D = (S + S^T) U = 2 S U
+        dnorm = 0.0
+        unorm = 0.0
+        for j in range(d):
+            for q in range(r):
+                acc = 0.0
+                for k in range(d):
+                    acc += G[j, k] * U[k, q]
+                D[j, q] = 2.0 * acc
+                dnorm += 4.0 * acc * acc
+                unorm += U[j, q] * U[j, q]
+        eta = eta0 * decay ** t
+        for j in range(d):
+            for q in range(r):
+                U[j, q] -= eta * D[j, q]
+        upd = eta * math.sqrt(dnorm) / max(math.sqrt(unorm), 2.2250738585072014e-308)
+        losses[t] = loss / m
+        steps[t] = eta
+        updates[t] = upd
+        if tol > 0.0 and t >= t_check and upd < tol:
+            return t + 1
+    return t_stop

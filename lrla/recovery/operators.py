@@ -141,6 +141,9 @@ class SensingOperator:
         G = self._adjoint(coef)
         return G @ R, G.T @ L
 
+    #: True when ``_run_symmetric`` runs whole SubGM iterations in one compiled loop
+    _fused_symmetric = False
+
     def _sign_step(self, L, R, y):
         """l1 sub-gradient pieces at ``L R^T``: ``(S R, S^T L, mean|res|)`` with ``S = A*(sign(res))/m``."""
         res = self._forward_factored(L, R) - y
@@ -165,6 +168,7 @@ class _Packing:
         if symmetric:
             d = shape[0]
             rows, cols = np.triu_indices(d)
+            self.rows, self.cols = rows, cols
             # flat positions of X_jk and X_kj (equal on the diagonal) and the weights that make
             # pack(X) = w * (X_jk + X_kj): 1/2 on the diagonal, 1/sqrt 2 off it
             self.upper = rows * d + cols
@@ -273,6 +277,24 @@ class GaussianSensing(SensingOperator):
         else:
             g = _kernels.matrix_free_adjoint(self.seed, self.n_measurements, z, self.n_free, _N_CHUNKS)
         return self._packing.unpack(g)
+
+    @property
+    def _fused_symmetric(self):
+        return self._flat is not None and self.symmetric
+
+    def _run_symmetric(self, U, y, eta0, decay, t_start, t_stop, X_true, true_norm, tol, t_check, history):
+        """SubGM iterations ``t_start .. t_stop - 1`` on ``U`` in place (dense symmetric mode only).
+
+        One compiled loop (``_kernels.dense_subgm_symmetric``): no Python work per
+        iteration. ``history`` = (losses, steps, updates, errors) arrays filled at
+        index t. Returns the index after the last iteration done (early on ``tol``).
+        """
+        X_ref = np.zeros((1, 1)) if X_true is None else X_true
+        return _kernels.dense_subgm_symmetric(
+            self._flat, y, U, float(eta0), float(decay), t_start, t_stop, self._packing.rows, self._packing.cols,
+            X_ref, 0.0 if X_true is None else float(true_norm), 0.0 if tol is None else float(tol), t_check,
+            *history,
+        )
 
     def _sign_step(self, L, R, y):
         m = self.n_measurements

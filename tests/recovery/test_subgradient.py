@@ -180,3 +180,33 @@ def test_generic_operator_and_verbose(problem, capsys):
     b = SubgradientRecovery(3, n_iter=200, random_state=0).fit(problem.operator, problem.y)
     np.testing.assert_allclose(a.X_, b.X_, rtol=1e-7, atol=1e-10)
     assert "iter" in capsys.readouterr().out
+
+
+def test_fused_loop_matches_python_loop_history(problem):
+    # the dense symmetric Gaussian operator runs compiled blocks; the generic operator the Python loop
+    mats = np.stack([problem.operator.adjoint(e) for e in np.eye(problem.operator.n_measurements)])
+    from lrla.recovery import SensingOperator
+
+    generic = SensingOperator(mats)
+    assert problem.operator._fused_symmetric and not generic._fused_symmetric
+    kw = dict(n_iter=300, tol=5e-3, random_state=3)
+    a = SubgradientRecovery(4, **kw).fit(problem.operator, problem.y, X_true=problem.X)
+    b = SubgradientRecovery(4, **kw).fit(generic, problem.y, X_true=problem.X)
+    assert a.n_iter_ == b.n_iter_ < 300  # same early stop on tol
+    for key in ("loss", "step", "update", "error"):
+        np.testing.assert_allclose(a.history_[key], b.history_[key], rtol=1e-8, atol=1e-13)
+    np.testing.assert_allclose(a.U_, b.U_, rtol=1e-8, atol=1e-13)
+
+
+def test_default_decay_is_the_budget_rule(problem):
+    est = SubgradientRecovery(2, random_state=0).fit(problem.operator, problem.y)
+    g_top, g_r = est.growth_rates_[0], est.growth_rates_[min(2, est.growth_rates_.size) - 1]
+    assert est.step_size_ == pytest.approx(0.8 / g_top)
+    rule = 1.0 - est.step_size_ * g_r / (1.5 * np.log(1e6))
+    assert est.decay_ == pytest.approx(min(max(rule, 0.98), 0.999), abs=1e-12)
+    assert est.budget_ratio_ >= 1.5
+    # a user step keeps the rule's decay; a decay the rule cannot reach is clipped and warned about
+    slow = SubgradientRecovery(2, step_size=0.5 * est.step_size_, random_state=0).fit(problem.operator, problem.y)
+    assert slow.decay_ >= est.decay_ and slow.budget_ratio_ >= 1.5
+    with pytest.warns(ConvergenceWarning, match="step budget"):
+        SubgradientRecovery(2, step_size=1e-4, n_iter=5, random_state=0).fit(problem.operator, problem.y)
