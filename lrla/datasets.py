@@ -8,7 +8,8 @@ completion   make_low_rank, make_observation_mask, sample_entries
 concat       make_block_family, load_digits_blocks, load_mlp_weight_blocks
 sampling     make_flat_matrix, make_heavy_row_matrix, make_two_block_matrix, make_heavy_tailed_matrix
 nystrom      make_clusters_outliers, load_digits_features, stream_order
-streaming    make_spiked_stream, make_oja_hard_instance, oja_hard_instance_oracle, adversarial_order
+streaming    make_spiked_stream, make_heavy_tilt_stream, make_oja_hard_instance, stream_oja_hard_instance,
+             oja_hard_instance_oracle, adversarial_order
 recovery     make_sensing_problem (-> SensingProblem)
 """
 
@@ -539,14 +540,17 @@ def stream_order(n, order="random", *, last=None, random_state=None):
 
 
 # --- streaming ----------------------------------------------------------------
-# make_spiked_stream, the hard instance for fixed-rate Oja (with its closed form), adversarial orders.
+# make_spiked_stream, make_heavy_tilt_stream, the hard instance for fixed-rate Oja (dense or streamed
+# chunk by chunk, with its closed form), adversarial orders.
 
 from .streaming._instances import (  # noqa: E402,F401  (streaming section)
     ADVERSARIAL_ORDERS,
     adversarial_order,
+    make_heavy_tilt_stream,
     make_oja_hard_instance,
     make_spiked_stream,
     oja_hard_instance_oracle,
+    stream_oja_hard_instance,
 )
 
 

@@ -27,9 +27,10 @@ from threadpoolctl import threadpool_limits
 from lrla import FrequentDirections, OjaTopEigenvector, RandomOrderTopEigenvector
 from lrla.datasets import (
     adversarial_order,
-    make_oja_hard_instance,
+    make_heavy_tilt_stream,
     make_spiked_stream,
     oja_hard_instance_oracle,
+    stream_oja_hard_instance,
 )
 
 from .core import Result, claim, new_figure
@@ -279,51 +280,244 @@ def _(result, control):
     return fig
 
 
+# --------------------------------------------------------------------------- KW-LB
+
+def _kw_lb_sweeps(scale):
+    if scale == "quick":
+        return [dict(d=32, h=16, caps=[0, 4, 8], ns=[20000, 160000], gaps=[8, 16, 32, 64, 128], seeds=2)]
+    return [dict(d=64, h=32, caps=[0, 8, 16], ns=[20000, 160000], gaps=[8, 16, 32, 64, 128], seeds=5),
+            dict(d=128, h=64, caps=[0, 16, 32], ns=[20000, 160000], gaps=[8, 16, 32, 64, 128], seeds=3)]
+
+
+def _kept_rows_floor(A, v1, gap, kept):
+    """1 - |<v1(kept rows), v1>|: the error of the exact top eigenvector of the stream without the
+    heavy rows the capped store discarded (what no amount of light data can recover)."""
+    sq = np.einsum("ij,ij->i", A, A)
+    heavy = A[sq >= 0.5 / gap]  # heavy rows have ||a||^2 = 1/gap, light ones ~ (d/gap + 1)/n
+    kept_set = {row.tobytes() for row in kept}
+    dropped = np.array([row for row in heavy if row.tobytes() not in kept_set]).reshape(-1, A.shape[1])
+    _, V = np.linalg.eigh(A.T @ A - dropped.T @ dropped)
+    return _error(V[:, -1], v1)
+
+
+def _kw_lb_runs(scale, seed):
+    """(d, cap, R, exact R, n, 1 - corr, stored rows, kept-rows floor) for every store cap (-1 = no cap)."""
+    out = []
+    for sw in _kw_lb_sweeps(scale):
+        d, h = sw["d"], sw["h"]
+        for R in sw["gaps"]:
+            for n in sw["ns"]:
+                for s in range(sw["seeds"]):
+                    rs = 1000 * seed + s
+                    A, v1, Rtrue = make_heavy_tilt_stream(n, d, gap=R, n_heavy=h, random_state=rs)
+                    for cap in sw["caps"] + [None]:
+                        est = RandomOrderTopEigenvector(d, n_rows=A.shape[0], random_state=rs)
+                        est._store_cap = cap  # private ablation knob: keep the first `cap` heavy rows
+                        est.fit(A)
+                        floor = _kept_rows_floor(A, v1, R, est.heavy_rows_) if cap is not None else 0.0
+                        out.append((d, -1 if cap is None else cap, R, Rtrue, n, _error(est.vector_, v1),
+                                    est.stored_rows_, floor))
+    return np.array(out, dtype=float)
+
+
+def _kw_lb_check(runs, capped):
+    """Per (d, cap): (i) no decay with n: at every R the median error at the largest n is >= 1/2 of
+    that at the smallest n (n grows 8x; a sampling-limited error falls about 8x); (ii) order 1/R^2 from
+    below: at the largest n, min over R of median error * R^2 >= 1/2 of its max. The log-log slope
+    vs R is reported (with its CI), not asserted."""
+    curves, ok = [], True
+    sel_cap = runs[:, 1] >= 0 if capped else runs[:, 1] < 0
+    for d, cap in sorted({(r[0], r[1]) for r in runs[sel_cap]}):
+        sel = runs[(runs[:, 0] == d) & (runs[:, 1] == cap)]
+        gaps, n_lo, n_hi = np.unique(sel[:, 2]), sel[:, 4].min(), sel[:, 4].max()
+
+        def med(g, n, col):
+            return float(np.median(sel[(sel[:, 2] == g) & (sel[:, 4] == n), col]))
+
+        Rt = np.array([med(g, n_hi, 3) for g in gaps])
+        lo = np.array([med(g, n_lo, 5) for g in gaps])
+        hi = np.array([med(g, n_hi, 5) for g in gaps])
+        floor = np.array([med(g, n_hi, 7) for g in gaps])
+        ratio_n = hi / lo
+        scaled = hi * Rt ** 2
+        fit = loglog_slope(Rt, hi)
+        fit_floor = loglog_slope(Rt, floor) if capped else None
+        good = bool(np.all(ratio_n >= 0.5) and scaled.min() >= 0.5 * scaled.max())
+        ok &= good
+        curves.append(dict(d=int(d), cap=int(cap), R=Rt, err_small_n=lo, err_large_n=hi, floor=floor,
+                           ratio_n=ratio_n, err_R2=scaled, slope=fit.slope, ci=(fit.ci_low, fit.ci_high),
+                           floor_slope=None if fit_floor is None else fit_floor.slope,
+                           floor_ci=None if fit_floor is None else (fit_floor.ci_low, fit_floor.ci_high),
+                           stored=int(sel[:, 6].max()), n=(int(n_lo), int(n_hi)), passed=good))
+    return ok, curves
+
+
+def _kw_lb_label(c):
+    return f"d={c['d']}, " + ("no cap" if c["cap"] < 0 else f"cap {c['cap']}")
+
+
+@claim(
+    id="streaming.kw-lower-bound",
+    paper=PAPER,
+    where="abstract (lower bound): any algorithm with O(h d / R) bits has correlation at most 1 - Omega(1/R^2)",
+    statement="With its heavy-row store capped below the number h of heavy rows, the random-order algorithm "
+              "is left with an error of order 1/R^2 that a longer stream does not remove; with all heavy "
+              "rows stored the error keeps falling as the stream grows (shape only: the slope is reported).",
+    prediction="On make_heavy_tilt_stream (h heavy rows of squared norm 1/R, tilted 45 deg from v), for store "
+               "caps k in {0, h/4, h/2} (first k heavy rows kept, later ones discarded): (i) at every R the "
+               "median error at n = 160000 is >= 1/2 of that at n = 20000; (ii) at n = 160000, min over R of "
+               "median error x R^2 >= 1/2 of its max (not falling faster than 1/R^2). Reported: the log-log "
+               "slope vs the exact R with its 95% CI (derivation: -2), and the kept-rows floor.",
+)
+@_blas1
+def kw_lower_bound(scale, seed):
+    runs = _shared(("kw-lb", scale, seed), lambda: _kw_lb_runs(scale, seed))
+    ok, curves = _kw_lb_check(runs, capped=True)
+    return Result(
+        passed=ok,
+        reason="; ".join(f"{_kw_lb_label(c)}: err(n=160k)/err(n=20k) >= {c['ratio_n'].min():.2f}, "
+                         f"min/max err*R^2 = {c['err_R2'].min() / c['err_R2'].max():.2f}, slope {c['slope']:.2f} "
+                         f"[{c['ci'][0]:.2f}, {c['ci'][1]:.2f}]" for c in curves)
+               + " (asserted: both ratios >= 0.5; slope reported vs -2)",
+        measured={"slope_vs_R": {_kw_lb_label(c): [round(c["slope"], 3), round(c["ci"][0], 3), round(c["ci"][1], 3)]
+                                 for c in curves},
+                  "kept_rows_floor_slope": {_kw_lb_label(c): [round(c["floor_slope"], 3), round(c["floor_ci"][0], 3),
+                                                              round(c["floor_ci"][1], 3)] for c in curves},
+                  "min_ratio_large_to_small_n": {_kw_lb_label(c): round(float(c["ratio_n"].min()), 3) for c in curves},
+                  "err_times_R2_at_large_n": {_kw_lb_label(c): [round(float(x), 3) for x in c["err_R2"]] for c in curves},
+                  "exact_R": {f"d={c['d']}": [round(float(x), 1) for x in c["R"]] for c in curves if c["cap"] == 0},
+                  "error_over_floor_at_large_n": {_kw_lb_label(c): [round(float(x), 2) for x in c["err_large_n"] / c["floor"]]
+                                                  for c in curves}},
+        predicted={"slope": -2.0, "ratio_large_to_small_n_at_least": 0.5, "err_R2_min_over_max_at_least": 0.5},
+        series={"curves": curves},
+    )
+
+
+@kw_lower_bound.control
+@_blas1
+def _(scale, seed):
+    """The same check on the uncapped store (all heavy rows kept): the error keeps falling with n."""
+    runs = _shared(("kw-lb", scale, seed), lambda: _kw_lb_runs(scale, seed))
+    ok, curves = _kw_lb_check(runs, capped=False)
+    return Result(passed=ok,
+                  reason="; ".join(f"{_kw_lb_label(c)}: err(n=160k)/err(n=20k) between {c['ratio_n'].min():.2f} "
+                                   f"and {c['ratio_n'].max():.2f}, slope {c['slope']:.2f}" for c in curves),
+                  measured={"ratio_large_to_small_n": {_kw_lb_label(c): [round(float(x), 3) for x in c["ratio_n"]]
+                                                       for c in curves}},
+                  series={"curves": curves})
+
+
+@kw_lower_bound.plot
+def _(result, control):
+    fig, axes = new_figure(ncols=2, width=5.2)
+    curves = result.series["curves"] + control.series["curves"]
+    dims = sorted({c["d"] for c in curves})
+    ax = axes[0]
+    d0 = dims[-1]
+    for i, c in enumerate(c for c in curves if c["d"] == d0):
+        color = f"C{i}"
+        ax.loglog(c["R"], c["err_large_n"], "o-", color=color,
+                  label=f"{_kw_lb_label(c)} (slope {c['slope']:.2f})")
+        ax.loglog(c["R"], c["err_small_n"], "x:", color=color)
+        if c["cap"] >= 0:
+            ax.loglog(c["R"], c["floor"], "-", lw=0.8, color=color, alpha=0.6)
+    R = np.geomspace(min(c["R"].min() for c in curves), max(c["R"].max() for c in curves))
+    ax.loglog(R, 1.0 / R ** 2, "k--", lw=1, label="1/R^2")
+    ax.set_xlabel("exact R = lambda1/lambda2")
+    ax.set_ylabel("1 - |<v, v1>|  (o n=160k, x n=20k, - kept-rows floor)")
+    ax.set_title(f"d={d0}", fontsize=9)
+    ax.legend(fontsize=6)
+    ax = axes[1]
+    for i, c in enumerate(curves):
+        ax.semilogx(c["R"], c["ratio_n"], "o-" if c["cap"] >= 0 else "s--", color=f"C{i}", label=_kw_lb_label(c))
+    ax.axhline(0.5, color="k", lw=1, ls=":")
+    ax.axhline(1 / 8, color="k", lw=0.8, ls="-.", label="1/8: error ~ 1/n")
+    ax.set_xlabel("exact R")
+    ax.set_ylabel("error at n=160k / error at n=20k")
+    ax.legend(fontsize=6, ncol=2)
+    return fig
+
+
 # --------------------------------------------------------------------------- PX-3
+
+#: Largest chance, over Oja's Gaussian start, that the best fixed rate reaches |<z, e1>| >= 0.5,
+#: for a spike count m to count as "predicted to fail" (from the closed form, before any run).
+PX3_DELTA = 1e-3
+
 
 def _px3_sweep(scale):
     if scale == "quick":
-        return dict(dims=[64, 128], seeds=2, rates=np.logspace(-1, 3, 17))
-    return dict(dims=[64, 128, 256], seeds=5, rates=np.logspace(-1, 3, 25))
+        return dict(dims=[128, 256], seeds=2, rates=np.logspace(-1, 3, 17), borderline=False)
+    return dict(dims=[128, 256, 512], seeds=5, rates=np.logspace(-1, 3, 25), borderline=True)
 
 
 def _px3_gap(d):
     return math.log(d) / math.log(math.log(d))
 
 
+def _px3_rows_per_coordinate(d):
+    return math.ceil(64 * math.log2(d))  # n = m + (d - 1) c >= 64 d log2 d (up to the d vs d - 1)
+
+
+def _px3_f_star(d, m, c):
+    """max over x of the log-advantage m log(1 + x/m) - c log(1 + x/(R c)) of e1 over a bulk coordinate."""
+    from scipy.optimize import minimize_scalar
+
+    R = _px3_gap(d)
+    res = minimize_scalar(lambda x: -(m * math.log1p(x / m) - c * math.log1p(x / (R * c))),
+                          bounds=(1e-9, 1e6), method="bounded", options={"xatol": 1e-10})
+    return -float(res.fun)
+
+
+def _px3_success_probability(d, m, c):
+    """Closed form: P over a Gaussian start g that the best fixed rate reaches |<z, e1>| >= 1/2.
+
+    Oja's output is ``1/sqrt(1 + e^{-2(S - B)} ||g_2..d||^2 / g_1^2)``; its best
+    over the rates is ``>= 1/2`` iff ``g_1^2 / (||g_2..d||^2 / (d - 1)) >= (d - 1)
+    e^{-2 f*} / 3``, and that ratio is F(1, d - 1) distributed.
+    """
+    from scipy.stats import f as f_dist
+
+    return float(f_dist.sf((d - 1) * math.exp(-2 * _px3_f_star(d, m, c)) / 3, 1, d - 1))
+
+
 def _px3_spikes(d):
-    """Spike counts m with predicted failure: m <= ln d / (2 ln R) (f* below ln(d)/2)."""
-    return list(range(1, int(math.log(d) / (2 * math.log(_px3_gap(d)))) + 1))
+    """Spike counts with predicted failure (P(best >= 1/2) <= PX3_DELTA), and the first one above."""
+    c = _px3_rows_per_coordinate(d)
+    m = 1
+    while _px3_success_probability(d, m, c) <= PX3_DELTA:
+        m += 1
+    return list(range(1, m)), m
 
 
 def _px3_runs(scale, seed):
     sw = _px3_sweep(scale)
     out = []
     for d in sw["dims"]:
-        R = _px3_gap(d)
-        c = math.ceil(64 * math.log2(d))  # n = m + (d - 1) c >= 64 d log2 d (up to the d vs d - 1)
-        for m in _px3_spikes(d):
+        R, c = _px3_gap(d), _px3_rows_per_coordinate(d)
+        failing, border = _px3_spikes(d)
+        for m in failing + ([border] if sw["borderline"] else []):
             for s in range(sw["seeds"]):
                 rs = 1000 * seed + s
-                A, v1, _ = make_oja_hard_instance(d, R, m, rows_per_coordinate=c, random_state=rs)
-                g = np.random.default_rng([rs, 7]).standard_normal(d)  # Oja's start, shared with the closed form
-                oja = OjaTopEigenvector(d, learning_rate=sw["rates"], init=g).fit(A)
+
+                def rows(d=d, R=R, m=m, c=c, rs=rs):  # dense rows would take up to 1.2 GB at d = 512
+                    return stream_oja_hard_instance(d, R, m, rows_per_coordinate=c, random_state=rs)
+
+                n = m + (d - 1) * c
+                g = np.random.default_rng([rs, 7, d, m]).standard_normal(d)  # Oja's start, one per run
+                oja = OjaTopEigenvector(d, learning_rate=sw["rates"], init=g).fit(rows())
                 corr = np.abs(oja.vectors_[0])
                 oracle = oja_hard_instance_oracle(g, R, m, sw["rates"], rows_per_coordinate=c)
-                kw = RandomOrderTopEigenvector(d, n_rows=A.shape[0], random_state=rs).fit(A)
-                f_star = m * (math.log(R) - 1 + 1 / R)
-                out.append(dict(d=d, m=m, seed=rs, R=R, n=A.shape[0], best_oja=float(corr.max()),
-                                best_rate=float(sw["rates"][corr.argmax()]), oracle_gap=float(np.max(np.abs(corr - oracle))),
-                                kw=float(abs(kw.vector_ @ v1)), stored=kw.stored_rows_, f_star=f_star,
+                kw = RandomOrderTopEigenvector(d, n_rows=n, random_state=rs).fit(rows())
+                out.append(dict(d=d, m=m, seed=rs, R=R, n=n, predicted_fail=m in failing,
+                                p_success=_px3_success_probability(d, m, c), best_oja=float(corr.max()),
+                                best_rate=float(sw["rates"][corr.argmax()]),
+                                oracle_gap=float(np.max(np.abs(corr - oracle))), kw=float(abs(kw.vector_[0])),
+                                stored=kw.stored_rows_, f_star=_px3_f_star(d, m, c),
                                 half_log_d=0.5 * math.log(d), corr=corr, oracle=oracle))
-    # Where the threshold lies: closed-form best correlation, median over 100 starts, m = 1..8.
-    fine = np.logspace(-1, 3, 81)
-    threshold = {}
-    for d in sw["dims"]:
-        c = math.ceil(64 * math.log2(d))
-        threshold[d] = [float(np.median([oja_hard_instance_oracle(np.random.default_rng(10_000 + s).standard_normal(d),
-                                                                   _px3_gap(d), m, fine, rows_per_coordinate=c).max()
-                                          for s in range(100)])) for m in range(1, 9)]
+    # The prediction behind the spike counts: P(best >= 1/2) for m = 1..8 at each d.
+    threshold = {d: [_px3_success_probability(d, m, _px3_rows_per_coordinate(d)) for m in range(1, 9)]
+                 for d in sw["dims"]}
     return out, sw["rates"], threshold
 
 
@@ -332,32 +526,46 @@ def _px3_runs(scale, seed):
     paper=PAPER,
     where="abstract: an instance with R = Omega(log d / log log d) on which Price-Xun (Oja) with any fixed "
           "learning rate fails",
-    statement="On the hard instance with R = ln d / ln ln d, Oja with every fixed rate fails, matching its "
-              "closed form, while the random-order algorithm (which stores the heavy rows) succeeds.",
-    prediction="For m <= ln d / (2 ln R) spike rows (where f* = m (ln R - 1 + 1/R) < ln(d)/2) and a sweep of "
-               "17-25 rates eta in [0.1, 1000] (lambda_1 = 1): best |<z, e1>| < 0.5 on every (d, m, seed), equal to the closed form within 1e-6; the random-order algorithm reaches "
-               "|<v, e1>| >= 0.9 on every seed (n >= 64 d log2 d) and beats the best rate.",
+    statement="On the hard instance with R = ln d / ln ln d, Oja with every fixed rate fails wherever the "
+              "closed form predicts failure (f* < ln(d)/2 - O(1), with the O(1) made explicit), matching "
+              "the closed form, while the random-order algorithm (which stores the heavy rows) succeeds.",
+    prediction="For each d, the spike counts m whose closed-form chance (over Oja's Gaussian start) that the "
+               "best rate reaches |<z, e1>| >= 0.5 is <= 1e-3 (an F(1, d-1) tail, with f* = max_x m ln(1 + x/m) "
+               "- c ln(1 + x/(R c))); on every such run, for 17-25 rates eta in [0.1, 1000] (lambda_1 = 1): "
+               "best |<z, e1>| < 0.5. On every run (also the first m above, full mode): simulation = closed form "
+               "within 1e-6, and the random-order algorithm reaches |<v, e1>| >= 0.9 (n >= 64 d log2 d) and "
+               "beats the best rate.",
 )
 @_blas1
 def px_hard_instance(scale, seed):
     out, rates, threshold = _shared(("px3", scale, seed), lambda: _px3_runs(scale, seed))
-    best = max(o["best_oja"] for o in out)
+    fail_runs = [o for o in out if o["predicted_fail"]]
+    best = max(o["best_oja"] for o in fail_runs)
     gap = max(o["oracle_gap"] for o in out)
     kw_min = min(o["kw"] for o in out)
     beats = all(o["kw"] > o["best_oja"] for o in out)
     ok = best < 0.5 and gap <= 1e-6 and kw_min >= 0.9 and beats
+    border = [o for o in out if not o["predicted_fail"]]
+    border_txt = ""
+    if border:
+        border_txt = (f"; first m above (closed form only): best {max(o['best_oja'] for o in border):.3f}, "
+                      f"{sum(o['best_oja'] >= 0.5 for o in border)}/{len(border)} runs >= 0.5")
     return Result(
         passed=ok,
-        reason=f"best fixed-rate Oja correlation {best:.3f} (< 0.5 asserted), closed-form mismatch {gap:.1e}; "
-               f"random-order algorithm min correlation {kw_min:.4f} (>= 0.9), beats Oja on every seed: {beats}",
-        measured={"best_oja_correlation": best, "oracle_mismatch": gap, "kw_min_correlation": kw_min,
-                  "kw_stored_rows_max": max(o["stored"] for o in out),
+        reason=f"predicted-failure runs ({len(fail_runs)}): best fixed-rate Oja correlation {best:.3f} (< 0.5 "
+               f"asserted); closed-form mismatch {gap:.1e} on all {len(out)} runs; random-order algorithm min "
+               f"correlation {kw_min:.4f} (>= 0.9), beats Oja on every run: {beats}{border_txt}",
+        measured={"best_oja_correlation_predicted_fail": best, "oracle_mismatch": gap, "kw_min_correlation": kw_min,
+                  "kw_stored_rows_max": max(o["stored"] for o in out), "runs": len(out),
                   "best_by_d_m_max_over_seeds": {f"d={d},m={m}": round(max(o["best_oja"] for o in out if (o["d"], o["m"]) == (d, m)), 4)
                                                  for d, m in sorted({(o["d"], o["m"]) for o in out})},
                   "f_star_by_d_m": {f"d={o['d']},m={o['m']}": round(o["f_star"], 3) for o in out if o["seed"] == 1000 * seed}},
-        predicted={"oja_fails_when": "f* = m (ln R - 1 + 1/R) < ln(d)/2 - O(1), i.e. m <= ln d / (2 ln R)",
-                   "half_log_d": {f"d={o['d']}": round(o["half_log_d"], 3) for o in out},
-                   "closed_form_median_best_corr_m1_to_8": {f"d={d}": [round(x, 3) for x in t] for d, t in threshold.items()}},
+        predicted={"spike_counts_predicted_to_fail": {f"d={d}": sorted({o["m"] for o in fail_runs if o["d"] == d})
+                                                      for d in sorted({o["d"] for o in out})},
+                   "p_best_at_least_half_by_d_m": {f"d={o['d']},m={o['m']}": float(f"{o['p_success']:.3g}")
+                                                   for o in out if o["seed"] == 1000 * seed},
+                   "delta": PX3_DELTA,
+                   "half_log_d": {f"d={o['d']}": round(o["half_log_d"], 3) for o in out}},
         series={"runs": out, "rates": rates, "threshold": threshold},
     )
 
@@ -378,24 +586,25 @@ def _(result, control):
     ax = axes[0]
     runs, rates = result.series["runs"], result.series["rates"]
     configs = sorted({(o["d"], o["m"]) for o in runs})
-    for i, (d, m) in enumerate(configs):  # per (d, m), the seed where Oja comes closest to success
+    for i, (d, m) in enumerate(configs):  # per (d, m), the run where Oja comes closest to success
         o = max((o for o in runs if (o["d"], o["m"]) == (d, m)), key=lambda o: o["best_oja"])
-        ax.semilogx(rates, o["corr"], "o", ms=3, color=f"C{i}", label=f"Oja d={d}, m={m}")
+        tag = "" if o["predicted_fail"] else " (first m above)"
+        ax.semilogx(rates, o["corr"], "o", ms=3, color=f"C{i}", label=f"Oja d={d}, m={m}{tag}")
         ax.semilogx(rates, o["oracle"], "-", lw=1, color=f"C{i}")
         ax.axhline(o["kw"], color=f"C{i}", ls="--", lw=0.8)
     ax.axhline(0.5, color="k", lw=1, ls=":")
     ax.set_xlabel("learning rate eta (= eta * lambda1)")
     ax.set_ylabel("|<z, e1>| (o Oja, - closed form, -- KW alg.)")
-    ax.set_title("worst seed per (d, m)", fontsize=9)
+    ax.set_title("run closest to success per (d, m)", fontsize=9)
     ax.set_ylim(-0.02, 1.05)
     ax.legend(fontsize=6, ncol=2)
     ax = axes[1]
     for i, (d, t) in enumerate(result.series["threshold"].items()):
-        ax.plot(range(1, 9), t, "o-", color=f"C{i}", label=f"d={d}, R={_px3_gap(d):.2f}")
-        ax.axvline(math.log(d) / (2 * math.log(_px3_gap(d))), color=f"C{i}", ls=":", lw=1)
-    ax.axhline(0.5, color="k", lw=1, ls=":")
-    ax.set_xlabel("spike rows m (dotted: predicted threshold ln d / (2 ln R))")
-    ax.set_ylabel("closed form: best-rate |<z, e1>|, median of 100 starts")
+        ax.semilogy(range(1, 9), np.maximum(t, 1e-300), "o-", color=f"C{i}", label=f"d={d}, R={_px3_gap(d):.2f}")
+    ax.axhline(PX3_DELTA, color="k", lw=1, ls=":", label=f"{PX3_DELTA:g}: m counts as predicted to fail")
+    ax.set_ylim(1e-30, 2)
+    ax.set_xlabel("spike rows m")
+    ax.set_ylabel("closed form: P(best rate reaches |<z, e1>| >= 0.5)")
     ax.legend(fontsize=7)
     return fig
 

@@ -7,8 +7,8 @@ import numpy as np
 from .._rng import check_random_state
 from .._validation import check_array, check_int, check_option, check_scalar
 
-__all__ = ["make_spiked_stream", "make_oja_hard_instance", "oja_hard_instance_oracle", "adversarial_order",
-           "ADVERSARIAL_ORDERS"]
+__all__ = ["make_spiked_stream", "make_heavy_tilt_stream", "make_oja_hard_instance", "stream_oja_hard_instance",
+           "oja_hard_instance_oracle", "adversarial_order", "ADVERSARIAL_ORDERS"]
 
 ADVERSARIAL_ORDERS = ("norm_ascending", "norm_descending", "spike_first", "spike_last")
 
@@ -80,6 +80,64 @@ def make_spiked_stream(n, d, gap, n_heavy, *, heavy_share=None, heavy_tilt=0.1, 
     return rows, v1, l1 / l2
 
 
+def make_heavy_tilt_stream(n, d, gap, n_heavy, *, tilt=np.pi / 4, random_state=None):
+    """Spiked rows plus heavy rows as heavy as the second eigenvalue, each tilting ``v1`` its own way.
+
+    The ``n`` light rows are those of :func:`make_spiked_stream` with the
+    whole spike on them (``A_light^T A_light ~ v v^T + (I - v v^T)/gap``).
+    Each of the ``n_heavy`` heavy rows is ``sqrt(1/gap) (cos(t) v + sin(t) u_j)``
+    (``t = tilt``, ``u_j`` orthonormal and orthogonal to ``v``): its squared
+    norm ``1/gap`` is the scale of ``lambda_2``, far above a light row's, and
+    it turns the top eigenvector towards ``u_j`` by about
+    ``sin(2t) / (2 gap)``. An algorithm that does not keep a heavy row cannot
+    know its ``u_j``, so each row it misses costs about
+    ``sin(2t)^2 / (8 gap^2)`` of ``1 - |<v, v1>|``: the instance behind the
+    ``1 - Omega(1/R^2)`` lower bound of Kacham & Woodruff (2024) for
+    algorithms that cannot store the heavy rows (our reconstruction, not the
+    paper's instance). The rows are shuffled once (random order).
+
+    Parameters
+    ----------
+    n : int
+        Number of light rows (the stream has ``n + n_heavy`` rows).
+    d : int
+        Dimension, >= 2.
+    gap : float
+        Nominal ``R`` (> 1); the exact ``lambda_1 / lambda_2`` is returned.
+    n_heavy : int
+        Number of heavy rows h, ``0 <= h <= d - 1``.
+    tilt : float, default pi/4
+        Angle (radians, in ``[0, pi/2]``) between a heavy row and ``v``.
+    random_state : None, int, Generator or RandomState
+
+    Returns
+    -------
+    rows : ndarray of shape (n + n_heavy, d)
+    v1 : ndarray of shape (d,)
+        Exact top eigenvector of ``rows.T @ rows`` (from ``eigh``).
+    gap : float
+        Exact ``lambda_1 / lambda_2``.
+    """
+    n = check_int(n, "n", min_value=1)
+    d = check_int(d, "d", min_value=2)
+    gap = check_scalar(gap, "gap", low=1.0, low_inclusive=False)
+    h = check_int(n_heavy, "n_heavy", min_value=0, max_value=d - 1)
+    tilt = check_scalar(tilt, "tilt", low=0.0, high=np.pi / 2)
+    rng = check_random_state(random_state)
+    v = rng.standard_normal(d)
+    v /= np.linalg.norm(v)
+    G = rng.standard_normal((n, d))
+    G -= np.outer(G @ v, v)
+    light = G * np.sqrt(1.0 / (gap * n)) + np.outer(rng.standard_normal(n) * np.sqrt(1.0 / n), v)
+    # Orthonormal u_j orthogonal to v: QR of [v, random], drop the first column.
+    Q, _ = np.linalg.qr(np.column_stack([v, rng.standard_normal((d, h))]))
+    U = Q[:, 1:h + 1].T * np.sign(Q[:, 0] @ v)
+    heavy = np.sqrt(1.0 / gap) * (np.cos(tilt) * v + np.sin(tilt) * U)
+    rows = np.vstack([light, heavy])[rng.permutation(n + h)]
+    v1, l1, l2 = _top_two(rows)
+    return rows, v1, l1 / l2
+
+
 def make_oja_hard_instance(d, gap, n_spike, *, rows_per_coordinate=64, random_state=None):
     """Diagonal instance on which Oja's algorithm fails for every fixed learning rate.
 
@@ -118,6 +176,57 @@ def make_oja_hard_instance(d, gap, n_spike, *, rows_per_coordinate=64, random_st
     v1 = np.zeros(d)
     v1[0] = 1.0
     return rows, v1, gap
+
+
+def stream_oja_hard_instance(d, gap, n_spike, *, rows_per_coordinate=64, chunk_rows=8192, dtype=np.float64,
+                             random_state=None):
+    """The rows of :func:`make_oja_hard_instance`, generated chunk by chunk.
+
+    The instance has ``n_spike + (d - 1) * rows_per_coordinate`` rows of
+    length ``d``: at the sizes where the theorem bites (``d`` in the
+    hundreds, ``rows_per_coordinate ~ 64 log2 d``) the dense matrix takes
+    gigabytes. Every row has one non-zero entry, so only the permutation
+    (``n`` integers) is held and each chunk of ``chunk_rows`` dense rows is
+    built when it is needed. For the same arguments and seed the chunks
+    stack to exactly ``make_oja_hard_instance(...)[0]`` (cast to ``dtype``).
+
+    Parameters
+    ----------
+    d, gap, n_spike, rows_per_coordinate, random_state
+        As in :func:`make_oja_hard_instance`.
+    chunk_rows : int, default 8192
+        Rows per yielded chunk (the last one may be shorter).
+    dtype : {numpy.float64, numpy.float32}, default float64
+
+    Returns
+    -------
+    iterator of ndarray of shape (<= chunk_rows, d)
+        Pass it to ``fit``/``partial_fit`` of the streaming estimators.
+        Call the function again (same ``random_state``) for a second pass.
+    """
+    d = check_int(d, "d", min_value=2)
+    gap = check_scalar(gap, "gap", low=1.0, low_inclusive=False)
+    m = check_int(n_spike, "n_spike", min_value=1)
+    c = check_int(rows_per_coordinate, "rows_per_coordinate", min_value=1)
+    chunk_rows = check_int(chunk_rows, "chunk_rows", min_value=1)
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"`dtype` must be float32 or float64; got {dtype}.")
+    rng = check_random_state(random_state)
+    n = m + (d - 1) * c
+    perm = rng.permutation(n)  # the same draw as make_oja_hard_instance: row i is original row perm[i]
+    spike, bulk = np.sqrt(1.0 / m), np.sqrt(1.0 / (gap * c))
+
+    def chunks():
+        for start in range(0, n, chunk_rows):
+            src = perm[start:start + chunk_rows]
+            out = np.zeros((src.size, d), dtype=dtype)
+            is_spike = src < m
+            col = np.where(is_spike, 0, 1 + (src - m) // c)
+            out[np.arange(src.size), col] = np.where(is_spike, spike, bulk)
+            yield out
+
+    return chunks()
 
 
 def oja_hard_instance_oracle(start, gap, n_spike, learning_rates, *, rows_per_coordinate=64):

@@ -118,6 +118,12 @@ class RandomOrderTopEigenvector(BaseEstimator):
     (True, True)
     """
 
+    #: Private ablation knob, not a user option: keep at most this many heavy rows and
+    #: discard later ones (neither stored nor used). It exists to illustrate the
+    #: paper's lower bound (claim ``streaming.kw-lower-bound``): without the whole
+    #: store the guarantee is gone and an error of order 1/R^2 stays.
+    _store_cap = None
+
     def __init__(self, dim, *, n_rows, n_segments=None, heavy_factor=None, block_size=1,
                  first_segment=None, random_state=None):
         self.dim = dim
@@ -192,6 +198,7 @@ class RandomOrderTopEigenvector(BaseEstimator):
         self._seg = 0  # index into _bounds of the segment in progress (0 = warm-up)
         self._store = np.empty((0, d))
         self._n_store = 0
+        self._heavy_seen = 0
         self.n_seen_ = 0
         self.stored_rows_ = 0
         self.n_power_steps_ = 0
@@ -229,6 +236,11 @@ class RandomOrderTopEigenvector(BaseEstimator):
                     self._bounds.append(last + 2 * (last - self._bounds[-2]))
 
     def _append(self, rows):
+        self._heavy_seen += rows.shape[0]
+        if self._store_cap is not None:
+            rows = rows[: max(0, self._store_cap - self._n_store)]
+            if rows.shape[0] == 0:
+                return
         need = self._n_store + rows.shape[0]
         if need > self._store.shape[0]:
             grown = np.empty((max(need, 2 * self._store.shape[0], 8), self._d))

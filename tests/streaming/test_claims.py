@@ -13,7 +13,7 @@ CLAIMS = registry("streaming.")
 def test_claims_registered():
     assert {c.id for c in CLAIMS} >= {
         "streaming.kw-rate", "streaming.kw-space", "streaming.px-hard-instance",
-        "streaming.px-random-order", "streaming.fd-bound",
+        "streaming.px-random-order", "streaming.fd-bound", "streaming.kw-lower-bound",
     }
 
 
