@@ -117,6 +117,14 @@ def make_heavy_tilt_stream(n, d, gap, n_heavy, *, tilt=np.pi / 4, random_state=N
         Exact top eigenvector of ``rows.T @ rows`` (from ``eigh``).
     gap : float
         Exact ``lambda_1 / lambda_2``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrla.datasets import make_heavy_tilt_stream
+    >>> rows, v1, R = make_heavy_tilt_stream(5000, 16, gap=8.0, n_heavy=4, random_state=0)
+    >>> rows.shape, int(np.sum(np.einsum("ij,ij->i", rows, rows) > 0.1))
+    ((5004, 16), 4)
     """
     n = check_int(n, "n", min_value=1)
     d = check_int(d, "d", min_value=2)
@@ -203,6 +211,18 @@ def stream_oja_hard_instance(d, gap, n_spike, *, rows_per_coordinate=64, chunk_r
     iterator of ndarray of shape (<= chunk_rows, d)
         Pass it to ``fit``/``partial_fit`` of the streaming estimators.
         Call the function again (same ``random_state``) for a second pass.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrla.datasets import make_oja_hard_instance, stream_oja_hard_instance
+    >>> chunks = list(stream_oja_hard_instance(32, 2.5, 2, rows_per_coordinate=10, chunk_rows=100,
+    ...                                        random_state=0))
+    >>> [c.shape[0] for c in chunks]
+    [100, 100, 100, 12]
+    >>> bool(np.array_equal(np.vstack(chunks), make_oja_hard_instance(32, 2.5, 2, rows_per_coordinate=10,
+    ...                                                                 random_state=0)[0]))
+    True
     """
     d = check_int(d, "d", min_value=2)
     gap = check_scalar(gap, "gap", low=1.0, low_inclusive=False)

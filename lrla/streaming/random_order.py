@@ -102,8 +102,11 @@ class RandomOrderTopEigenvector(BaseEstimator):
        ``O(h d polylog d)`` bits. The rate is checked by claim
        ``streaming.kw-rate``, the space by ``streaming.kw-space``, and the
        contrast with fixed-rate Oja by ``streaming.px-hard-instance``. The
-       algorithm here is a reconstruction from the paper's abstract and
-       summaries (``docs/streaming.md``).
+       lower bound (``1 - Omega(1/R^2)`` with ``O(h d / R)`` bits) is
+       illustrated by ``streaming.kw-lower-bound``: with the store capped
+       below ``h`` an error of order ``1/R^2`` stays. The algorithm here is a
+       reconstruction from the paper's abstract and summaries
+       (``docs/streaming.md``).
 
     Examples
     --------
