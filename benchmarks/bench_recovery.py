@@ -1,16 +1,23 @@
 """Robust matrix sensing: lrla's SubGM against cvxpy's convex l1 + trace program and a plain-NumPy SubGM.
 
 Instance: ``make_sensing_problem(d, r=2, m, corruption=0.3)`` (one-sided outliers of
-size 10 max|A(X*)|). Every timed call's output is checked: relative error of
-the recovered matrix below 1e-4 (SubGM rows) or below the convex program's own
-error, which the SubGM run must match (cvxpy row).
+size 10 max|A(X*)|). Every timed call's output is checked against the truth.
+"Time to relative error 1e-4" for every candidate:
 
 * ``lrla``: ``SubgradientRecovery(r)`` with its data-driven defaults, ``n_iter``
-  cut at the first iteration reaching 1e-4 in an untimed calibration run;
+  cut at the first iteration reaching 1e-4 in an untimed calibration run (the
+  dense symmetric operator runs the compiled loop);
 * ``numpy SubGM``: the digest's reference loop (dense (m, d^2) matrix, two
   GEMVs per iteration), same initialization, steps and iteration count;
-* ``cvxpy``: min (1/m)||y - A(X)||_1 + 1e-4 tr X, X PSD, solved by Clarabel
-  (interior point; SCS does not reach 1e-4). Needs the ``cvx`` extra.
+* ``cvxpy + SCS``: min (1/m)||y - A(X)||_1 + 1e-4 tr X, X PSD, solved by SCS
+  with the loosest ``eps`` in 1e-4, 1e-5, ... whose solution is within 1e-4 of
+  X* (untimed calibration, as for SubGM's ``n_iter``): the fastest cvxpy
+  configuration reaching the accuracy on this machine;
+* ``cvxpy + Clarabel``: the same program by the interior-point solver at its
+  default tolerances (the previous baseline; slower than SCS here).
+
+cvxpy times include building and canonicalising the problem (what a user pays);
+the solver's own time is reported beside it. Needs the ``cvx`` extra.
 
 Matrix-free rows: one fused sub-gradient step of the matrix-free operator at
 d = 200, against the dense operator's step at the same (d, m) when its matrix
@@ -51,23 +58,26 @@ def _numpy_subgm(A_mat, y, U0, eta0, rho, n_iter):
     return U @ U.T
 
 
-def _convex(A_mat, y, d, lam=1e-4):
+def _convex(A_mat, y, d, solver, lam=1e-4, stats=None, **options):
     import cvxpy as cp
 
     X = cp.Variable((d, d), PSD=True)
     objective = cp.norm1(y - A_mat @ cp.vec(X, order="C")) / A_mat.shape[0] + lam * cp.trace(X)
-    cp.Problem(cp.Minimize(objective)).solve(solver="CLARABEL")
+    problem = cp.Problem(cp.Minimize(objective))
+    problem.solve(solver=solver, **options)
+    if stats is not None:
+        stats.append(problem.solver_stats.solve_time)
     return np.asarray(X.value)
 
 
 @benchmark(id="recovery.subgm-vs-convex", description="SubGM vs cvxpy convex l1+trace and a NumPy SubGM, d=20")
 def subgm_vs_convex(quick):
-    d, r, m = 20, 2, 600
+    d, r, m, target = 20, 2, 600, 1e-4
     prob = make_sensing_problem(d, r, m, corruption=0.3, random_state=0)
     op = prob.operator
     A_mat = np.stack([op.adjoint(e).ravel() for e in np.eye(m)])  # dense A_i, (m, d^2)
     calib = SubgradientRecovery(r, random_state=0).fit(op, prob.y, X_true=prob.X)
-    n_iter = int(np.flatnonzero(calib.history_["error"] < 1e-4)[0])  # error[t] is that of U_t
+    n_iter = int(np.flatnonzero(calib.history_["error"] < target)[0])  # error[t] is that of U_t
     rng = np.random.default_rng(0)
     rng.integers(0, 2, size=m)  # the estimator's noise-probe draw, to share its initial factor
     G = rng.standard_normal((d, r))
@@ -85,37 +95,63 @@ def subgm_vs_convex(quick):
         return check
 
     candidates = {"lrla SubgradientRecovery": lrla_fit, "numpy SubGM (reference loop)": numpy_fit}
-    checks = {name: within(1e-4) for name in candidates}
+    checks = {name: within(target) for name in candidates}
+    solve_times = {}
+    notes = []
     try:
         import cvxpy  # noqa: F401
-
-        candidates["cvxpy l1+trace (Clarabel)"] = lambda: _convex(A_mat, prob.y, d)
-        checks["cvxpy l1+trace (Clarabel)"] = within(1e-2)
     except ImportError:  # the convex baseline is optional (extra `cvx`)
-        pass
+        cvxpy = None
+    if cvxpy is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scs_eps = None
+            for eps in (1e-4, 1e-5, 1e-6, 1e-7):  # calibration: loosest tolerance reaching the target
+                err = _rel(_convex(A_mat, prob.y, d, "SCS", eps=eps, max_iters=100_000), prob.X)
+                notes.append(f"SCS eps={eps:g}: error {err:.2g}")
+                if err < target:
+                    scs_eps = eps
+                    break
+        if scs_eps is not None:
+            name = f"cvxpy l1+trace (SCS, eps={scs_eps:g})"
+            solve_times[name] = []
+            candidates[name] = lambda: _convex(A_mat, prob.y, d, "SCS", stats=solve_times[name],
+                                               eps=scs_eps, max_iters=100_000)
+            checks[name] = within(target)
+        clarabel = "cvxpy l1+trace (Clarabel, defaults)"
+        solve_times[clarabel] = []
+        candidates[clarabel] = lambda: _convex(A_mat, prob.y, d, "CLARABEL", stats=solve_times[clarabel])
+        checks[clarabel] = within(target)
+    outputs = {}
     with pinned_blas(1), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", UserWarning)  # SCS accuracy notes; the check asserts the error
         times = time_interleaved(candidates, repeat=3 if quick else 7, warmup=1, check=checks)
-        convex_err = _rel(_convex(A_mat, prob.y, d), prob.X) if "cvxpy l1+trace (Clarabel)" in times else None
+        for name, fn in candidates.items():
+            outputs[name] = _rel(fn(), prob.X)
     base = times["lrla SubgradientRecovery"]
     rows = []
     for name, sec in times.items():
-        err = _rel(lrla_fit(), prob.X) if name.startswith("lrla") else (
-            _rel(numpy_fit(), prob.X) if name.startswith("numpy") else convex_err)
-        per_iter = sec / n_iter * 1e6 if not name.startswith("cvxpy") else float("nan")
-        rows.append([name, sec * 1e3, per_iter, err, sec / base])
+        cvx = name.startswith("cvxpy")
+        per_iter = float("nan") if cvx else sec / n_iter * 1e6
+        solver_ms = float(np.median(solve_times[name])) * 1e3 if cvx and solve_times[name] else float("nan")
+        rows.append([name, sec * 1e3, per_iter, solver_ms, outputs[name], sec / base])
     md = [
         "### recovery: SubGM vs convex program and NumPy loop",
         "",
-        f"d={d}, r=2, m={m}, 30% one-sided outliers (10 max|A(X*)|), SubGM r'=r with default parameters, "
-        f"{n_iter} iterations (first to reach relative error 1e-4). Median of interleaved runs, BLAS pinned to "
-        f"1 thread. {machine_line()}; load average {_load()} (machine shared with other jobs).",
+        f"d={d}, r=2, m={m}, 30% one-sided outliers (10 max|A(X*)|), SubGM r'=r with default parameters "
+        f"(step {calib.step_size_:.3g}, decay {calib.decay_:.4g}), {n_iter} iterations (the first to reach "
+        f"relative error {target:g}). Every candidate's output is checked to be within {target:g} of X*. "
+        f"Median of interleaved runs, BLAS pinned to 1 thread. {machine_line()}; load average {_load()} "
+        "(machine shared with other jobs).",
         "",
-        md_table(["method", "time (ms)", "per iteration (us)", "relative error", "time / lrla"], rows),
+        md_table(["method", "time (ms)", "per iteration (us)", "solver only (ms)", "relative error",
+                  "time / lrla"], rows),
         "",
-        "Command: `python -m benchmarks -k recovery.subgm-vs-convex`. The convex row solves a different "
-        "program (its error is the program's, not 1e-4); the ratio is time to its solution vs SubGM's time "
-        "to a 1e-4 solution.",
+        "cvxpy tolerance calibration (untimed): " + "; ".join(notes) + ". cvxpy times include building and "
+        "canonicalising the problem; 'solver only' is the solver's reported time.",
+        "",
+        "Command: `python -m benchmarks -k recovery.subgm-vs-convex`.",
     ]
     return Report("\n".join(md), rows)
 

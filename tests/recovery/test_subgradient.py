@@ -199,14 +199,44 @@ def test_fused_loop_matches_python_loop_history(problem):
 
 
 def test_default_decay_is_the_budget_rule(problem):
-    est = SubgradientRecovery(2, random_state=0).fit(problem.operator, problem.y)
-    g_top, g_r = est.growth_rates_[0], est.growth_rates_[min(2, est.growth_rates_.size) - 1]
-    assert est.step_size_ == pytest.approx(0.8 / g_top)
+    from lrla.recovery.subgradient import _spectrum
+
+    op, y = problem.operator, problem.y
+    est = SubgradientRecovery(2, random_state=0).fit(op, y)
+    raw = _spectrum(op.adjoint(np.sign(y)) / op.n_measurements, True)
+    g_r = est.growth_rates_[min(2, est.growth_rates_.size) - 1]
+    assert est.step_size_ == pytest.approx(0.8 / raw[0])  # stability bound from the raw top eigenvalue
+    # growth rates: the raw eigenvalues above the noise edge, pulled down by the inverse BBP map
+    assert np.all(est.growth_rates_ <= raw[: est.growth_rates_.size]) and np.all(est.growth_rates_ > 0)
     rule = 1.0 - est.step_size_ * g_r / (1.5 * np.log(1e6))
     assert est.decay_ == pytest.approx(min(max(rule, 0.98), 0.999), abs=1e-12)
     assert est.budget_ratio_ >= 1.5
     # a user step keeps the rule's decay; a decay the rule cannot reach is clipped and warned about
-    slow = SubgradientRecovery(2, step_size=0.5 * est.step_size_, random_state=0).fit(problem.operator, problem.y)
+    slow = SubgradientRecovery(2, step_size=0.5 * est.step_size_, random_state=0).fit(op, y)
     assert slow.decay_ >= est.decay_ and slow.budget_ratio_ >= 1.5
     with pytest.warns(ConvergenceWarning, match="step budget"):
-        SubgradientRecovery(2, step_size=1e-4, n_iter=5, random_state=0).fit(problem.operator, problem.y)
+        SubgradientRecovery(2, step_size=1e-4, n_iter=5, random_state=0).fit(op, y)
+
+
+def test_debiased_growth_rates_invert_the_spike_map():
+    from lrla.recovery.subgradient import _debias_spikes
+
+    edge = 0.5
+    rates = np.array([0.3, 0.45, 1.2])  # above edge / 2: visible spikes
+    observed = rates + edge**2 / (4 * rates)
+    np.testing.assert_allclose(_debias_spikes(observed, edge), rates, rtol=1e-12)
+
+
+def test_debiased_growth_rates_match_the_theory():
+    # g_i = 2 phi_0 sigma_i / ||X*||_F with phi_0 = sqrt(2/pi)(1 - p) for huge one-sided outliers
+    from lrla.recovery.subgradient import _spectrum
+
+    prob = make_sensing_problem(60, 4, 1500, corruption=0.3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = SubgradientRecovery(4, n_iter=1, random_state=0).fit(prob.operator, prob.y)
+    k = est.growth_rates_.size
+    theory = 2 * np.sqrt(2 / np.pi) * 0.7 * np.linalg.eigvalsh(prob.X)[::-1][:k] / np.linalg.norm(prob.X)
+    raw = _spectrum(prob.operator.adjoint(np.sign(prob.y)) / 1500, True)[:k]
+    assert np.all(np.abs(est.growth_rates_ / theory - 1) < 0.15)
+    assert np.all(np.abs(est.growth_rates_ - theory) < np.abs(raw - theory))
