@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve, eigh, eigvalsh
-from scipy.linalg.lapack import dpotrf, dpotri
+from scipy.linalg.lapack import dpotrf, dpotri, dsyevr
 
 from .._validation import check_matrix, check_option, check_scalar
 
@@ -185,7 +185,11 @@ def musco_ridge(K_ss, weights, n_landmarks):
         return 1e-5
     Kw = K_ss * weights[:, None]
     Kw *= weights[None, :]
-    # all eigenvalues (no eigenvectors) cost less than a subset by index at these sizes
-    top = eigvalsh(Kw, overwrite_a=True, check_finite=False)[m - k:]
+    # all eigenvalues (no eigenvectors) cost less than a subset by index at these sizes; LAPACK's
+    # dsyevr directly, without the wrapper of eigvalsh (called once per level of the recursive sampler)
+    ev, _, _, _, info = dsyevr(Kw, compute_v=0, overwrite_a=1)
+    if info != 0:
+        raise LinAlgError(f"dsyevr failed to converge (info={info})")
+    top = ev[m - k:]
     lam = (float(np.dot(np.diagonal(K_ss), weights * weights)) - float(np.sum(np.abs(top)))) / k
     return max(lam, 1e-5)

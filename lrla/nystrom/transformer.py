@@ -6,8 +6,9 @@ import math
 import warnings
 
 import numpy as np
-from scipy.linalg import LinAlgError, cholesky, eigh
+from scipy.linalg import LinAlgError
 from scipy.linalg.blas import dtrsm
+from scipy.linalg.lapack import dpotrf, dsyevd
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -24,9 +25,17 @@ _DEFAULT_COMPONENTS = 100
 
 
 def _sample_without_replacement(rng, scores, size):
-    """``size`` distinct indices drawn successively with probability proportional to ``scores``."""
+    """``size`` distinct indices drawn successively with probability proportional to ``scores``.
+
+    Exponential keys ``E_i / p_i`` and the ``size`` smallest (Efraimidis and
+    Spirakis, 2006): the same law as drawing one index at a time and
+    renormalising, in O(n) with no loop over the draws.
+    """
     p = np.maximum(scores, 1e-12 * max(float(scores.sum()), 1e-300))
-    return rng.choice(scores.shape[0], size=size, replace=False, p=p / p.sum())
+    keys = rng.standard_exponential(scores.shape[0]) / p
+    if size >= scores.shape[0]:
+        return np.argsort(keys)
+    return np.argpartition(keys, size - 1)[:size]
 
 
 def recursive_rls_indices(kernel, X, n_landmarks, rng, ridge=None):
@@ -40,6 +49,8 @@ def recursive_rls_indices(kernel, X, n_landmarks, rng, ridge=None):
     draws exactly ``n_landmarks`` points without replacement proportionally to
     its estimates. ``lambda`` is the rule of :func:`musco_ridge` at every level,
     unless ``ridge`` is given. Cost: O(n s) kernel evaluations, O(n s^2) time.
+    The kernel blocks and the quadratic forms are float64 whatever the dtype of
+    ``X`` (the estimates subtract ``k_i^T M^{-1} k_i`` from ``k_ii``).
     """
     n = X.shape[0]
     s = n_landmarks
@@ -56,25 +67,29 @@ def recursive_rls_indices(kernel, X, n_landmarks, rng, ridge=None):
     # Rows in sampling order, once: every level's points are a prefix (a view), and
     # the squared norms the RBF kernel needs are computed once, not once per level.
     Xp = X[perm]
-    sq_norms = np.einsum("ij,ij->i", Xp, Xp) if Xp.dtype == np.float64 else None
+    sq_norms = None
+    if kernel.is_rbf:
+        Xp = Xp.astype(np.float64, copy=False)
+        sq_norms = np.einsum("ij,ij->i", Xp, Xp)
     k_diag = kernel.diag(Xp).astype(np.float64)
     for level in range(n_levels - 1, -1, -1):
         size = sizes[level]
-        if sq_norms is None:
-            KS = np.asarray(kernel(Xp[:size], Xp[samp]), dtype=np.float64)
+        # k(sample, level points) as a C-ordered (|samp|, size) block: its transpose is the
+        # Fortran-ordered (size, |samp|) matrix that BLAS trsm takes in place, with no copy
+        if sq_norms is not None:
+            KT = kernel.block(Xp[samp], Xp[:size], sq_norms[samp], sq_norms[:size])
         else:
-            KS = kernel.block(Xp[:size], Xp[samp], sq_norms[:size], sq_norms[samp])
-        SKS = KS[samp]
+            KT = np.ascontiguousarray(kernel(Xp[samp], Xp[:size]), dtype=np.float64)
+        SKS = KT[:, samp]
         lam = ridge if ridge is not None else musco_ridge(SKS, weights, s)
         M = SKS + np.diag(lam / weights**2)
-        try:  # k_i^T M^{-1} k_i = ||L^{-1} k_i||^2: one Cholesky and one triangular solve
-            L = cholesky(M, lower=True, check_finite=False)
-            # BLAS trsm on the (Fortran-ordered) view KS.T: what solve_triangular runs, minus its copy and checks
-            B = dtrsm(1.0, L, KS.T, lower=1)
-            quad = np.einsum("ij,ij->j", B, B)
-        except LinAlgError:
-            B = np.linalg.lstsq(M, KS.T, rcond=None)[0]
-            quad = np.einsum("ij,ji->i", KS, B)
+        L, info = dpotrf(M, lower=1, clean=0, overwrite_a=1)
+        if info == 0:  # k_i^T M^{-1} k_i = ||L^{-1} k_i||^2: rows of K_S L^{-T}, one trsm
+            B = dtrsm(1.0, L, KT.T, side=1, lower=1, trans_a=1, overwrite_b=1).T
+            quad = np.einsum("ji,ji->i", B, B)
+        else:
+            B = np.linalg.lstsq(SKS + np.diag(lam / weights**2), KT, rcond=None)[0]
+            quad = np.einsum("ji,ji->i", KT, B)
         raw = np.maximum(0.0, k_diag[:size] - quad) / lam
         if level > 0:
             levs = np.minimum(1.0, oversample * raw)
@@ -95,7 +110,9 @@ def _stable_inverse_sqrt(K_mm):
     ``Z Z^T = K_nm K_mm^+ K_mn`` below K (positive semi-definite error) when
     landmarks are (near) duplicates.
     """
-    lam, V = eigh(K_mm, check_finite=False)
+    lam, V, info = dsyevd(K_mm, compute_v=1, lower=1)
+    if info != 0:
+        raise LinAlgError(f"dsyevd failed to converge (info={info})")
     cutoff = max(float(lam[-1]), 0.0) * K_mm.shape[0] * np.finfo(np.float64).eps
     keep = lam > cutoff
     Vk = V[:, keep] / np.sqrt(lam[keep])

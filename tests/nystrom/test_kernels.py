@@ -56,3 +56,25 @@ def test_fast_rbf_agrees_with_scikit_learn():
     np.testing.assert_allclose(k.block(X, Y, (X * X).sum(1), (Y * Y).sum(1)), rbf_kernel(X, Y, gamma=0.3), rtol=1e-13)
     # float32 and array gamma take scikit-learn's own path
     assert k(X.astype(np.float32), Y.astype(np.float32)).dtype == np.float32
+
+
+def test_exp_nonpositive_within_one_ulp():
+    rng = np.random.default_rng(3)
+    v = np.concatenate([-rng.exponential(5.0, 20000), np.linspace(-707.99, 0.0, 20001),
+                        [0.0, -0.0, -1e-300, -5e-324, -0.5 * np.log(2.0), -np.log(2.0), -707.9999]])
+    got = _kernels.exp_nonpositive(v.copy())
+    np.testing.assert_array_max_ulp(got, np.exp(v), maxulp=1)
+    assert got[-7] == 1.0 and got[-6] == 1.0
+
+
+def test_exp_nonpositive_tail_and_nan():
+    v = np.array([-708.0, -709.5, -1e300, -np.inf, np.nan, -1.0])
+    got = _kernels.exp_nonpositive(v.copy())
+    ref = _kernels.exp_nonpositive_reference(v)
+    np.testing.assert_array_equal(got[:4], 0.0)
+    assert np.isnan(got[4])
+    np.testing.assert_array_max_ulp(got[5:], ref[5:], maxulp=1)
+    # lengths around the internal chunk size
+    for n in (1, 255, 256, 257, 1000):
+        w = -np.linspace(0.0, 30.0, n)
+        np.testing.assert_array_max_ulp(_kernels.exp_nonpositive(w.copy()), np.exp(w), maxulp=1)

@@ -127,3 +127,33 @@ def test_nan_in_X():
     X[1, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         RLSNystroem().fit(X)
+
+
+def test_sample_without_replacement_is_successive_sampling():
+    # exponential keys must give the law of drawing one index at a time and renormalising:
+    # P({i, j}) = p_i p_j / (1 - p_i) + p_j p_i / (1 - p_j)
+    from itertools import combinations
+
+    from lrla.nystrom.transformer import _sample_without_replacement
+
+    p = np.array([0.5, 0.3, 0.15, 0.05])
+    rng = np.random.default_rng(0)
+    draws = 20000
+    counts = {}
+    for _ in range(draws):
+        pair = tuple(sorted(_sample_without_replacement(rng, 2.0 * p, 2).tolist()))
+        counts[pair] = counts.get(pair, 0) + 1
+    for i, j in combinations(range(4), 2):
+        exact = p[i] * p[j] / (1 - p[i]) + p[j] * p[i] / (1 - p[j])
+        freq = counts.get((i, j), 0) / draws
+        assert abs(freq - exact) < 5 * np.sqrt(exact * (1 - exact) / draws), (i, j, freq, exact)
+    assert sorted(_sample_without_replacement(rng, p, 4).tolist()) == [0, 1, 2, 3]
+
+
+def test_recursive_sampler_float32_and_other_kernels():
+    X, _ = make_clusters_outliers(300, n_outliers=10, random_state=1)
+    for kernel, params, Xin in (("rbf", {"gamma": 0.5}, X.astype(np.float32)), ("laplacian", {"gamma": 0.5}, X)):
+        est = RLSNystroem(kernel, n_components=40, kernel_params=params, random_state=0).fit(Xin)
+        idx = est.component_indices_
+        assert idx.shape == (40,) and np.unique(idx).shape == (40,)
+        assert est.components_.dtype == Xin.dtype
