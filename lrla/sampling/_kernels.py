@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["max_ratio_vertices_2d", "max_ratio_vertices_3d", "max_ratio_vertices_reference"]
+__all__ = ["max_ratio_vertices_2d", "max_ratio_vertices_3d", "max_ratio_vertices_reference", "certified_ratio_2d",
+           "ratio_on_grid_reference"]
 
 
 @njit(cache=True)
@@ -269,3 +270,181 @@ def l1_vertex_descent(M, b, max_pivots, n_irls):
         J[jp] = leaving
         in_j[leaving] = True
     return z, 2, max_pivots
+
+
+# --- certified l_p distortion for d = 2 ---------------------------------------------------------------
+#
+# On the half circle x(t) = (cos t, sin t), t in [0, pi), every row m_i contributes
+# |m_i . x(t)|^p = |m_i|^p |cos(t - phi_i)|^p, which is monotone between its critical points: zeros
+# (where m_i . x changes sign) and peaks (where m_i . x'(t), x' = (-sin t, cos t), changes sign). On an
+# interval of width < pi/2 at most one of them lies inside, so the exact range of each term over the
+# interval is read off its two endpoint values plus these two sign tests. The ratio is written as
+# r = 1 + D/g with D = sum_i c_i |m_i.x|^p and g = sum_i gamma_i |m_i.x|^p: for a row sample, m_i are
+# the rows of the basis Q, gamma_i = 1 and c_i = (weight of row i in the sample) - 1, so rows kept
+# with weight 1 cancel exactly instead of loosening the bounds of numerator and denominator alike.
+# Summing the term ranges bounds D and g, hence r. Branch and bound (bisect every interval whose bound
+# could beat the best value found by more than tol) certifies max and min of r. Only rounding
+# (covered by a 1e-12 relative slack) is outside the argument.
+
+@njit(cache=True)
+def _eval_point(M, c, gamma, p, t, c_out, e_out):
+    ct = np.cos(t)
+    st = np.sin(t)
+    dev = 0.0
+    den = 0.0
+    for i in range(M.shape[0]):
+        v = M[i, 0] * ct + M[i, 1] * st
+        c_out[i] = v
+        e = abs(v) ** p
+        e_out[i] = e
+        dev += c[i] * e
+        den += gamma[i] * e
+    return 1.0 + dev / den if den > 0.0 else np.inf
+
+
+@njit(cache=True)
+def _interval_ratio_bounds(M, c, gamma, rho_p, ta, tb, ca, cb, ea, eb, slack):
+    cta, sta, ctb, stb = np.cos(ta), np.sin(ta), np.cos(tb), np.sin(tb)
+    dev_lo = 0.0
+    dev_hi = 0.0
+    den_lo = 0.0
+    den_hi = 0.0
+    scale = 0.0
+    for i in range(M.shape[0]):
+        lo_i = min(ea[i], eb[i])
+        hi_i = max(ea[i], eb[i])
+        if ca[i] * cb[i] < 0.0:  # a zero of m_i . x inside
+            lo_i = 0.0
+        da = -M[i, 0] * sta + M[i, 1] * cta
+        db = -M[i, 0] * stb + M[i, 1] * ctb
+        if da * db < 0.0:  # a peak of |m_i . x| inside
+            hi_i = rho_p[i]
+        if c[i] >= 0.0:
+            dev_lo += c[i] * lo_i
+            dev_hi += c[i] * hi_i
+        else:
+            dev_lo += c[i] * hi_i
+            dev_hi += c[i] * lo_i
+        scale += abs(c[i]) * hi_i
+        den_lo += gamma[i] * lo_i
+        den_hi += gamma[i] * hi_i
+    dev_lo -= slack * scale
+    dev_hi += slack * scale
+    den_lo *= 1.0 - slack
+    den_hi *= 1.0 + slack
+    if den_lo <= 0.0:
+        return -np.inf if dev_lo < 0.0 else 1.0 + dev_lo / den_hi, np.inf
+    r_lo = 1.0 + dev_lo / (den_hi if dev_lo >= 0.0 else den_lo)
+    r_hi = 1.0 + dev_hi / (den_lo if dev_hi >= 0.0 else den_hi)
+    return r_lo, r_hi
+
+
+@njit(cache=True)
+def certified_ratio_2d(M, c, gamma, p, tol, n_init, max_points):
+    """Certified extremes of ``r(x) = 1 + sum_i c_i |m_i.x|^p / sum_i gamma_i |m_i.x|^p`` over x in R^2.
+
+    With rows ``M = [Q; SQ]``, ``c = [-1, ..., -1, 1, ..., 1]`` and ``gamma =
+    [1, ..., 1, 0, ..., 0]`` this is ``||SQ x||_p^p / ||Q x||_p^p``; with
+    ``M = Q`` and ``c_i`` = (total sample weight of row i) - 1 the same ratio
+    for a row sample. ``gamma >= 0`` and the denominator must be positive
+    away from x = 0. Returns ``(min_found, min_lower, max_found, max_upper,
+    n_points)``: ratios attained at evaluated directions and rigorous bounds
+    ``min_lower <= min r <= min_found``, ``max_found <= max r <= max_upper``.
+    Unless ``max_points`` evaluations are exhausted, both gaps are ``<= tol``.
+    """
+    n = M.shape[0]
+    slack = 1e-12
+    rho_p = np.empty(n)
+    for i in range(n):
+        rho_p[i] = (M[i, 0] ** 2 + M[i, 1] ** 2) ** (0.5 * p)
+    cap = min(max(4 * n_init + 64, n_init + 1), max(max_points, n_init + 1))
+    ts = np.empty(cap)
+    cv = np.empty((cap, n))
+    ev = np.empty((cap, n))
+    min_found = np.inf
+    max_found = -np.inf
+    n_pts = n_init + 1
+    for k in range(n_pts):
+        t = np.pi * k / n_init
+        ts[k] = t
+        r = _eval_point(M, c, gamma, p, t, cv[k], ev[k])
+        min_found = min(min_found, r)
+        max_found = max(max_found, r)
+    # live intervals as (left point, right point); r(t) = r(t + pi), so [0, pi] covers every direction
+    left = np.empty(n_init, dtype=np.int64)
+    right = np.empty(n_init, dtype=np.int64)
+    for k in range(n_init):
+        left[k] = k
+        right[k] = k + 1
+    n_live = n_init
+    max_upper = max_found
+    min_lower = min_found
+    while n_live > 0:
+        lo_b = np.empty(n_live)
+        hi_b = np.empty(n_live)
+        for j in range(n_live):
+            a = left[j]
+            b = right[j]
+            lo_b[j], hi_b[j] = _interval_ratio_bounds(M, c, gamma, rho_p, ts[a], ts[b], cv[a], cv[b], ev[a], ev[b],
+                                                      slack)
+        # prune the intervals that cannot beat the best values found by more than tol
+        n_keep = 0
+        for j in range(n_live):
+            if hi_b[j] > max_found + tol or lo_b[j] < min_found - tol:
+                left[n_keep] = left[j]
+                right[n_keep] = right[j]
+                lo_b[n_keep] = lo_b[j]
+                hi_b[n_keep] = hi_b[j]
+                n_keep += 1
+            else:
+                max_upper = max(max_upper, hi_b[j])
+                min_lower = min(min_lower, lo_b[j])
+        if n_keep == 0:
+            break
+        if n_pts + n_keep > cap:
+            if cap >= max_points:
+                # out of evaluations: the open intervals' bounds are still valid, just not within tol
+                for j in range(n_keep):
+                    max_upper = max(max_upper, hi_b[j])
+                    min_lower = min(min_lower, lo_b[j])
+                break
+            new_cap = min(max(2 * cap, n_pts + n_keep), max(max_points, n_pts + n_keep))
+            ts2 = np.empty(new_cap)
+            ts2[:n_pts] = ts[:n_pts]
+            ts = ts2
+            cv2 = np.empty((new_cap, n))
+            cv2[:n_pts] = cv[:n_pts]
+            cv = cv2
+            ev2 = np.empty((new_cap, n))
+            ev2[:n_pts] = ev[:n_pts]
+            ev = ev2
+            cap = new_cap
+        new_left = np.empty(2 * n_keep, dtype=np.int64)
+        new_right = np.empty(2 * n_keep, dtype=np.int64)
+        for j in range(n_keep):
+            a = left[j]
+            b = right[j]
+            k = n_pts
+            n_pts += 1
+            t = 0.5 * (ts[a] + ts[b])
+            ts[k] = t
+            r = _eval_point(M, c, gamma, p, t, cv[k], ev[k])
+            min_found = min(min_found, r)
+            max_found = max(max_found, r)
+            new_left[2 * j] = a
+            new_right[2 * j] = k
+            new_left[2 * j + 1] = k
+            new_right[2 * j + 1] = b
+        left = new_left
+        right = new_right
+        n_live = 2 * n_keep
+    max_upper = max(max_upper, max_found)
+    min_lower = min(min_lower, min_found)
+    return min_found, max(min_lower, 0.0), max_found, max_upper, n_pts
+
+
+def ratio_on_grid_reference(Q, SQ, p, n_grid):
+    """Plain-NumPy brute force: ``||SQ x||_p^p / ||Q x||_p^p`` at ``n_grid`` directions on the half circle."""
+    t = np.linspace(0.0, np.pi, n_grid, endpoint=False)
+    X = np.stack([np.cos(t), np.sin(t)])
+    return np.sum(np.abs(SQ @ X) ** p, axis=0) / np.sum(np.abs(Q @ X) ** p, axis=0)
