@@ -337,7 +337,8 @@ class SubgradientRecovery(BaseEstimator):
                 stacklevel=2,
             )
         if ratio > 1.0:
-            t_escape = math.ceil(math.log(1.0 - (1.0 - decay) / ratio) / math.log(decay))
+            # the budget spent by step T is budget (1 - rho^T); the escape needs 1/ratio of it
+            t_escape = math.ceil(math.log(1.0 - 1.0 / ratio) / math.log(decay))
         else:
             t_escape = math.ceil(3.0 / (1.0 - decay))
         if n_iter is None:

@@ -211,6 +211,11 @@ def test_default_decay_is_the_budget_rule(problem):
     rule = 1.0 - est.step_size_ * g_r / (1.5 * np.log(1e6))
     assert est.decay_ == pytest.approx(min(max(rule, 0.98), 0.999), abs=1e-12)
     assert est.budget_ratio_ >= 1.5
+    # default length: the step T by which budget * (1 - rho^T) covers the escape, then six decades of rho^t
+    rho = est.decay_
+    t_escape = np.ceil(np.log(1 - 1 / est.budget_ratio_) / np.log(rho))
+    assert 30 < t_escape < 200
+    assert est.n_iter_ == t_escape + np.ceil(6 * np.log(10) / -np.log(rho))
     # a user step keeps the rule's decay; a decay the rule cannot reach is clipped and warned about
     slow = SubgradientRecovery(2, step_size=0.5 * est.step_size_, random_state=0).fit(op, y)
     assert slow.decay_ >= est.decay_ and slow.budget_ratio_ >= 1.5
