@@ -39,6 +39,37 @@ _EXP_CHUNK = 256
 
 
 @njit(cache=True, boundscheck=False, fastmath={"contract"})
+def _exp_chunk(src, dst, length, t, t_bits, scale_bits, scale):
+    """``dst[:length] = exp(src[:length])`` for ``src <= 0`` (``src`` and ``dst`` may be the same array)."""
+    for j in range(length):
+        x = src[j]
+        x = x if x > -708.0 else -708.0
+        t[j] = x * _LOG2E + _MAGIC
+    for j in range(length):
+        scale_bits[j] = (t_bits[j] - _MAGIC_BITS + 1023) << 52  # the bits of 2.0**n
+    for j in range(length):
+        x = src[j]
+        xc = x if x > -708.0 else -708.0
+        n = t[j] - _MAGIC
+        r = (xc - n * _LN2_HI) - n * _LN2_LO
+        p = 1.6059043836821613e-10  # 1/13!, ..., 1/2!, 1, 1 (Horner)
+        p = p * r + 2.08767569878681e-09
+        p = p * r + 2.505210838544172e-08
+        p = p * r + 2.755731922398589e-07
+        p = p * r + 2.7557319223985893e-06
+        p = p * r + 2.48015873015873e-05
+        p = p * r + 0.0001984126984126984
+        p = p * r + 0.001388888888888889
+        p = p * r + 0.008333333333333333
+        p = p * r + 0.041666666666666664
+        p = p * r + 0.16666666666666666
+        p = p * r + 0.5
+        p = p * r + 1.0
+        p = p * r + 1.0
+        dst[j] = p * scale[j] if x > -708.0 else (0.0 if x <= -708.0 else x)  # NaN stays NaN
+
+
+@njit(cache=True, boundscheck=False, fastmath={"contract"})
 def exp_nonpositive(v):
     """In place ``v <- exp(v)`` for a flat float64 array with ``v <= 0``; max error 1 ulp; ``v <= -708`` gives 0.
 
@@ -53,38 +84,11 @@ def exp_nonpositive(v):
     subnormal range that ``2^n`` cannot hold; NaN stays NaN.
     """
     t = np.empty(_EXP_CHUNK)
-    t_bits = t.view(np.int64)
     scale_bits = np.empty(_EXP_CHUNK, dtype=np.int64)
-    scale = scale_bits.view(np.float64)
+    t_bits, scale = t.view(np.int64), scale_bits.view(np.float64)
     for start in range(0, v.shape[0], _EXP_CHUNK):
         seg = v[start:min(start + _EXP_CHUNK, v.shape[0])]
-        length = seg.shape[0]
-        for j in range(length):
-            x = seg[j]
-            x = x if x > -708.0 else -708.0
-            t[j] = x * _LOG2E + _MAGIC
-        for j in range(length):
-            scale_bits[j] = (t_bits[j] - _MAGIC_BITS + 1023) << 52  # the bits of 2.0**n
-        for j in range(length):
-            x = seg[j]
-            xc = x if x > -708.0 else -708.0
-            n = t[j] - _MAGIC
-            r = (xc - n * _LN2_HI) - n * _LN2_LO
-            p = 1.6059043836821613e-10  # 1/13!, ..., 1/2!, 1, 1 (Horner)
-            p = p * r + 2.08767569878681e-09
-            p = p * r + 2.505210838544172e-08
-            p = p * r + 2.755731922398589e-07
-            p = p * r + 2.7557319223985893e-06
-            p = p * r + 2.48015873015873e-05
-            p = p * r + 0.0001984126984126984
-            p = p * r + 0.001388888888888889
-            p = p * r + 0.008333333333333333
-            p = p * r + 0.041666666666666664
-            p = p * r + 0.16666666666666666
-            p = p * r + 0.5
-            p = p * r + 1.0
-            p = p * r + 1.0
-            seg[j] = p * scale[j] if x > -708.0 else (0.0 if x <= -708.0 else x)  # NaN stays NaN
+        _exp_chunk(seg, seg, seg.shape[0], t, t_bits, scale_bits, scale)
     return v
 
 
@@ -93,26 +97,35 @@ def exp_nonpositive_reference(v):
         return np.where(v <= -708.0, 0.0, np.exp(v))
 
 
-@njit(cache=True, boundscheck=False)
+@njit(cache=True, boundscheck=False)  # no contraction here: the distances round as scikit-learn's do
 def rbf_from_gram(G, x_sq, y_sq, gamma, zero_diagonal):
-    """In place ``G[i, j] <- exp(-gamma * max(0, -2 G[i, j] + x_sq[i] + y_sq[j]))`` for a C-ordered Gram block ``G = X Y^T``.
+    """In place ``G[i, j] <- exp(-gamma * max(0, -2 G[i, j] + x_sq[i] + y_sq[j]))`` for a Gram block ``G = X Y^T``.
 
     The squared distances follow scikit-learn's ``rbf_kernel`` (same operations,
-    same order); the exponential is :func:`exp_nonpositive` (within 1 ulp of
-    libm's, so entries agree with scikit-learn's to 1 ulp; ``gamma >= 0``).
+    same order); the exponential is that of :func:`exp_nonpositive` (within
+    1 ulp of libm's, so entries agree with scikit-learn's to 1 ulp; ``gamma >=
+    0``), fused with the distances chunk by chunk: one pass over ``G``.
     ``zero_diagonal`` sets the squared distances of the diagonal to 0, as
     scikit-learn does for ``k(X, X)``.
     """
     n, m = G.shape
+    arg = np.empty(_EXP_CHUNK)
+    t = np.empty(_EXP_CHUNK)
+    scale_bits = np.empty(_EXP_CHUNK, dtype=np.int64)
+    t_bits, scale = t.view(np.int64), scale_bits.view(np.float64)
     for i in range(n):
         a = x_sq[i]
-        for j in range(m):
-            t = -2.0 * G[i, j] + a
-            t += y_sq[j]
-            if t < 0.0 or (zero_diagonal and i == j):
-                t = 0.0
-            G[i, j] = t * -gamma
-    exp_nonpositive(G.reshape(n * m))
+        row = G[i]
+        for start in range(0, m, _EXP_CHUNK):
+            length = min(_EXP_CHUNK, m - start)
+            for j in range(length):
+                d = -2.0 * row[start + j] + a
+                d += y_sq[start + j]
+                d = 0.0 if d < 0.0 else d  # NaN stays NaN
+                arg[j] = d * -gamma
+            if zero_diagonal and start <= i < start + length:
+                arg[i - start] = -0.0
+            _exp_chunk(arg, row[start:start + length], length, t, t_bits, scale_bits, scale)
     return G
 
 
