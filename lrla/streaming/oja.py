@@ -1,4 +1,4 @@
-"""Oja's algorithm with per-step renormalisation, one or several learning rates at once."""
+"""Oja's algorithm (normalised at every row), one or several learning rates at once."""
 
 from __future__ import annotations
 
@@ -62,9 +62,13 @@ class OjaTopEigenvector(BaseEstimator):
 
     Notes
     -----
-    The iterate is kept in float64 (rows may be float32). Renormalising at
-    every row is harmless (the update is scale invariant) and prevents the
-    overflow of ``prod (1 + eta ||a||^2)`` at large rates. The result does not
+    The iterate is kept in float64 (rows may be float32). It is normalised at
+    every row in effect, but not in storage: the direction is updated
+    unnormalised (the update is linear) next to an exact scale factor, and
+    renormalised when that factor falls below 1e-100, so large rates cannot
+    overflow. A row then costs one dot product and one update over its
+    non-zero entries per rate (sparse rows, such as those of
+    ``lrla.datasets.make_oja_hard_instance``, are cheap). The result does not
     depend on how the stream is chunked.
 
     References
@@ -112,11 +116,11 @@ class OjaTopEigenvector(BaseEstimator):
 
     def partial_fit(self, rows):
         """Consume the next rows of the stream (one row, a 2-D chunk, a memmap or an iterator of chunks)."""
-        if not hasattr(self, "_Z"):
+        if not hasattr(self, "_W"):
             self._reset()
         for chunk in iter_chunks(rows, self._d, "rows"):
-            _kernels.oja_pass(chunk, self.n_seen_, self.learning_rates_, self._t0, self._Z, self.log_growth_,
-                              self.energy_)
+            _kernels.oja_pass(chunk, self.n_seen_, self.learning_rates_, self._t0, self._W, self._scale,
+                              self.log_growth_, self.energy_, self._nonzero)
             self.n_seen_ += chunk.shape[0]
         self._select()
         return self
@@ -142,13 +146,16 @@ class OjaTopEigenvector(BaseEstimator):
             raise ValueError("`init` must be non-zero.")
         self._d, self._t0 = d, t0
         self.learning_rates_ = rates
-        self._Z = np.ascontiguousarray(np.repeat((z / nz)[:, None], rates.size, axis=1))
+        # Iterates unnormalised, one row per rate (z_j = _scale[j] * _W[j], see _kernels.oja_pass).
+        self._W = np.ascontiguousarray(np.repeat((z / nz)[None, :], rates.size, axis=0))
+        self._scale = np.ones(rates.size)
+        self._nonzero = np.empty(d, dtype=np.int64)
         self.log_growth_ = np.zeros(rates.size)
         self.energy_ = np.zeros(rates.size)
         self.n_seen_ = 0
         self.stored_rows_ = 0
         self.vector_ = None
-        self.vectors_ = self._Z
+        self.vectors_ = self._W.T.copy()
         self.selected_rate_ = None
 
     def _select(self):
@@ -156,7 +163,7 @@ class OjaTopEigenvector(BaseEstimator):
             return
         j = int(np.argmax(self.log_growth_ / self.learning_rates_))
         self.selected_rate_ = float(self.learning_rates_[j])
-        v = self._Z[:, j].copy()
+        self.vectors_ = (self._W / np.linalg.norm(self._W, axis=1, keepdims=True)).T.copy()
+        v = self.vectors_[:, j].copy()
         v *= 1.0 if v[np.argmax(np.abs(v))] >= 0 else -1.0
         self.vector_ = v
-        self.vectors_ = self._Z.copy()

@@ -28,19 +28,25 @@ def test_random_order_pass_matches_reference(dtype, accumulate):
         assert not out[0][1].any()
 
 
+@pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("decay", [0.0, 50.0])
-def test_oja_pass_matches_reference(decay):
+def test_oja_pass_matches_reference(decay, sparse):
     rng = np.random.default_rng(1)
     X = rng.standard_normal((200, 7))
-    rates = np.array([0.01, 0.3, 5.0])
+    if sparse:  # mostly one or two non-zeros per row: the gathered path of the kernel
+        X *= rng.random((200, 7)) < 0.2
+    X[3] = 0.0
+    rates = np.array([0.01, 0.3, 5.0, 1e4])
     z0 = rng.standard_normal(7)
     z0 /= np.linalg.norm(z0)
-    out = []
-    for impl in (_kernels.oja_pass, reference.oja_pass):
-        Z = np.repeat(z0[:, None], 3, axis=1)
-        lg, en = np.zeros(3), np.zeros(3)
-        impl(X, 10, rates, decay, Z, lg, en)
-        out.append((Z, lg, en))
-    for a, b in zip(out[0], out[1]):
-        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(np.linalg.norm(out[0][0], axis=0), 1.0, rtol=1e-12)
+    Z = np.repeat(z0[:, None], 4, axis=1)
+    lg_ref, en_ref = np.zeros(4), np.zeros(4)
+    reference.oja_pass(X, 10, rates, decay, Z, lg_ref, en_ref)
+    W, scale, lg, en = np.repeat(z0[None, :], 4, axis=0), np.ones(4), np.zeros(4), np.zeros(4)
+    _kernels.oja_pass(X, 10, rates, decay, W, scale, lg, en, np.empty(7, dtype=np.int64))
+    np.testing.assert_allclose((W / np.linalg.norm(W, axis=1, keepdims=True)).T, Z, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(lg, lg_ref, rtol=1e-10)
+    np.testing.assert_allclose(en, en_ref, rtol=1e-10)
+    # scale keeps z = scale * W a unit vector (up to rounding), and W stays finite at a rate of 1e4
+    np.testing.assert_allclose(scale * np.linalg.norm(W, axis=1), 1.0, rtol=1e-9)
+    assert np.isfinite(W).all()
