@@ -11,16 +11,22 @@ least-squares problem is
 
 with ``F`` the fixed factor (n_other x k). Groups are split into contiguous
 chunks (``n_chunks``, a few per thread, chosen by the caller) handled by
-``prange``; each chunk allocates its k-sized work vectors
-once, so nothing is allocated inside the per-entry loops.
+``prange``; each chunk allocates its work buffers once (sized by its largest
+group), so nothing is allocated inside the per-group loops. The exact and CG
+solvers first gather the group's rows of F and its values into a contiguous
+(k + 1) x N_j buffer, so that every later pass is a unit-stride, vectorised
+loop instead of a gather of F's rows.
 
-* :func:`solve_exact`   Gram matrix + Cholesky per group, O(N_j k^2 + k^3).
+* :func:`solve_exact`   Gram matrix + Cholesky per group, O(N_j k^2 + k^3);
+  optionally the group's squared residual (fused residual on Omega).
 * :func:`solve_cg`      warm-started matrix-free CG on the normal equations,
-  O(N_j k) per step; stops on a relative normal-residual tolerance or a step cap.
+  O(N_j k) per step; stops on a relative normal-residual tolerance or a step
+  cap; optionally the group's squared residual at no extra pass.
 * :func:`solve_sketch`  CountSketch-preconditioned CG (the paper's
   sketch-to-precondition solver), O(N_j k + s k^2 + k^3) set-up.
 * :func:`residual_on_omega`  r_l = vals_l - <U_i, V_j> (the verification kernel).
 * :func:`predict_entries`    <U_i, V_j> for arbitrary index pairs.
+* :func:`sparse_times_dense` P_Omega(M) @ X or P_Omega(M)^T @ X (spectral initialisation).
 
 Plain-numpy references live in ``tests/completion/reference.py``.
 """
@@ -37,32 +43,112 @@ from .._rng import counter_sign, counter_uniform
 _FASTMATH = {"reassoc", "contract"}
 
 
-@njit(cache=True, parallel=True, boundscheck=False)  # fastmath measured no faster for the Gram loop
-def solve_exact(indptr, idx, vals, F, out, n_chunks):
-    """Exact per-group least squares via the k x k Gram matrix (the O(|Omega| k^2) baseline)."""
+@njit(cache=True, inline="always")
+def _chunk_max_group(indptr, start, stop):
+    """Largest group size among groups start:stop (sizes the chunk's gather buffer)."""
+    size = 0
+    for j in range(start, stop):
+        size = max(size, indptr[j + 1] - indptr[j])
+    return size
+
+
+@njit(cache=True, inline="always")
+def _gather_group(idx, vals, F, a, n_j, A, k):
+    """A[:k, l] = F[idx[a + l]] and A[k, l] = vals[a + l] for l < n_j.
+
+    The group's regression, transposed into a contiguous k+1 row buffer, so
+    that the products below run over unit-stride rows (vectorised) instead of
+    re-gathering F's rows at each pass.
+    """
+    for l in range(n_j):
+        i = idx[a + l]
+        for t in range(k):
+            A[t, l] = F[i, t]
+        A[k, l] = vals[a + l]
+
+
+@njit(cache=True, inline="always", fastmath=_FASTMATH)
+def _augmented_gram(A, n_j, k_even, G):
+    """Lower triangle of A[:k_even, :n_j] A[:k_even, :n_j]^T in 2 x 2 blocks (k_even even).
+
+    With A from :func:`_gather_group`, G[:k, :k] is the Gram F_J^T F_J and
+    G[k, :k] the right-hand side F_J^T b. Each block keeps four running sums,
+    so every loaded element feeds two multiply-adds.
+    """
+    for s in range(0, k_even, 2):
+        for t in range(0, s + 1, 2):
+            a00 = 0.0
+            a01 = 0.0
+            a10 = 0.0
+            a11 = 0.0
+            for l in range(n_j):
+                x0 = A[s, l]
+                x1 = A[s + 1, l]
+                y0 = A[t, l]
+                y1 = A[t + 1, l]
+                a00 += x0 * y0
+                a01 += x0 * y1
+                a10 += x1 * y0
+                a11 += x1 * y1
+            G[s, t] = a00
+            G[s + 1, t] = a10
+            G[s + 1, t + 1] = a11
+            if t < s:
+                G[s, t + 1] = a01
+
+
+@njit(cache=True, inline="always", fastmath=_FASTMATH)
+def _group_residual(A, n_j, k, X, j, w):
+    """w[:n_j] = b - F_J x_j (b = A[k]); returns ||w||^2."""
+    for l in range(n_j):
+        w[l] = A[k, l]
+    for t in range(k):
+        x_t = X[j, t]
+        for l in range(n_j):
+            w[l] -= A[t, l] * x_t
+    ss = 0.0
+    for l in range(n_j):
+        ss += w[l] * w[l]
+    return ss
+
+
+@njit(cache=True, parallel=True, boundscheck=False, fastmath=_FASTMATH)
+def solve_exact(indptr, idx, vals, F, out, res_sq, n_chunks):
+    """Exact per-group least squares via the k x k Gram matrix (the O(|Omega| k^2) baseline).
+
+    Per group: gather the rows F[idx_J] and values b_J into a contiguous
+    buffer, form [F_J b_J]^T [F_J b_J] (Gram and right-hand side in one
+    blocked pass), solve by an in-place Cholesky factorisation. If
+    ``res_sq`` has one slot per group, it receives ||b_J - F_J x_J||^2 at the
+    solution (the residual on Omega, fused into the half-step); pass an empty
+    array to skip it.
+    """
     n_groups = indptr.shape[0] - 1
     k = F.shape[1]
+    k_even = k + 1 + (k + 1) % 2
+    with_residual = res_sq.shape[0] == n_groups
     for c in prange(n_chunks):
         start = c * n_groups // n_chunks
         stop = (c + 1) * n_groups // n_chunks
-        G = np.empty((k, k))
+        size = _chunk_max_group(indptr, start, stop)
+        A = np.zeros((k_even, size))  # the padding row stays zero
+        w = np.empty(size)
+        G = np.empty((k_even, k_even))
         rhs = np.empty(k)
         x = np.empty(k)
         for j in range(start, stop):
-            G[:, :] = 0.0
-            rhs[:] = 0.0
-            for l in range(indptr[j], indptr[j + 1]):
-                i = idx[l]
-                b = vals[l]
-                for s in range(k):
-                    f = F[i, s]
-                    rhs[s] += f * b
-                    for t in range(s + 1):
-                        G[s, t] += f * F[i, t]
+            a = indptr[j]
+            n_j = indptr[j + 1] - a
+            _gather_group(idx, vals, F, a, n_j, A, k)
+            _augmented_gram(A, n_j, k_even, G)
+            for s in range(k):
+                rhs[s] = G[k, s]
             _cholesky_factor(G, k)
             _cholesky_apply(G, rhs, x, k)
             for s in range(k):
                 out[j, s] = x[s]
+            if with_residual:
+                res_sq[j] = _group_residual(A, n_j, k, out, j, w)
 
 
 @njit(cache=True, inline="always", fastmath=_FASTMATH)
@@ -105,35 +191,66 @@ def _gram_apply(idx, F, a, b_end, p, q, k):
 
 
 @njit(cache=True, parallel=True, boundscheck=False, fastmath=_FASTMATH)
-def solve_cg(indptr, idx, vals, F, X, max_steps, rtol, steps, n_chunks):
+def solve_cg(indptr, idx, vals, F, X, max_steps, rtol, steps, res_sq, n_chunks):
     """Warm-started CG on F_J^T F_J x = F_J^T b for every group, matrix-free.
 
     ``X`` holds the warm starts and is overwritten with the solutions. A
     group stops when ||F_J^T (b - F_J x)|| <= rtol ||F_J^T b|| or after
     ``max_steps`` steps; ``steps[j]`` receives the number of steps taken.
-    Each step costs one fused pass over the group's entries (4 N_j k flops):
-    q = F_J^T (F_J p) is accumulated entry by entry, never forming F_J^T F_J.
+    The group's rows of F are gathered once into a contiguous buffer; each
+    step then costs two unit-stride passes over it (u = F_J p, q = F_J^T u,
+    4 N_j k flops), never forming F_J^T F_J. The residual e = b - F_J x is
+    carried along (e -= alpha u), so ``res_sq`` (as in :func:`solve_exact`)
+    costs no extra pass.
     """
     n_groups = indptr.shape[0] - 1
     k = F.shape[1]
+    with_residual = res_sq.shape[0] == n_groups
     for c in prange(n_chunks):
         start = c * n_groups // n_chunks
         stop = (c + 1) * n_groups // n_chunks
+        size = _chunk_max_group(indptr, start, stop)
+        A = np.empty((k + 1, size))
+        e = np.empty(size)
+        u = np.empty(size)
         r = np.empty(k)
         p = np.empty(k)
         q = np.empty(k)
-        atb = np.empty(k)
         for j in range(start, stop):
             a = indptr[j]
-            b_end = indptr[j + 1]
-            rr, bb = _normal_residual(idx, vals, F, X, j, a, b_end, r, atb, k)
+            n_j = indptr[j + 1] - a
+            _gather_group(idx, vals, F, a, n_j, A, k)
+            ee = _group_residual(A, n_j, k, X, j, e)
+            rr = 0.0
+            bb = 0.0
+            for t in range(k):
+                r_t = 0.0
+                atb_t = 0.0
+                for l in range(n_j):
+                    r_t += A[t, l] * e[l]
+                    atb_t += A[t, l] * A[k, l]
+                r[t] = r_t
+                rr += r_t * r_t
+                bb += atb_t * atb_t
             stop_sq = rtol * rtol * bb
             n_steps = 0
             if rr > stop_sq:
                 for t in range(k):
                     p[t] = r[t]
                 while n_steps < max_steps:
-                    pq = _gram_apply(idx, F, a, b_end, p, q, k)
+                    u[:n_j] = 0.0
+                    for t in range(k):
+                        p_t = p[t]
+                        for l in range(n_j):
+                            u[l] += A[t, l] * p_t
+                    pq = 0.0
+                    for l in range(n_j):
+                        pq += u[l] * u[l]
+                    for t in range(k):
+                        q_t = 0.0
+                        for l in range(n_j):
+                            q_t += A[t, l] * u[l]
+                        q[t] = q_t
                     n_steps += 1
                     if pq <= 0.0:  # p in the null space: the group is under-determined
                         break
@@ -143,6 +260,8 @@ def solve_cg(indptr, idx, vals, F, X, max_steps, rtol, steps, n_chunks):
                         X[j, t] += alpha * p[t]
                         r[t] -= alpha * q[t]
                         rr_new += r[t] * r[t]
+                    for l in range(n_j):
+                        e[l] -= alpha * u[l]
                     if rr_new <= stop_sq:
                         break
                     beta = rr_new / rr
@@ -150,6 +269,12 @@ def solve_cg(indptr, idx, vals, F, X, max_steps, rtol, steps, n_chunks):
                     for t in range(k):
                         p[t] = r[t] + beta * p[t]
             steps[j] = n_steps
+            if with_residual:
+                if n_steps > 0:
+                    ee = 0.0
+                    for l in range(n_j):
+                        ee += e[l] * e[l]
+                res_sq[j] = ee
 
 
 @njit(cache=True, parallel=True, boundscheck=False, fastmath=_FASTMATH)
@@ -307,3 +432,23 @@ def predict_entries(rows, cols, U, V, out):
         for t in range(k):
             s += U[i, t] * V[j, t]
         out[l] = s
+
+
+@njit(cache=True, parallel=True, boundscheck=False, fastmath=_FASTMATH)
+def sparse_times_dense(indptr, idx, vals, X, out):
+    """out[j] = sum over the group's entries of vals[l] * X[idx[l]] (a CSR or CSC matrix times X).
+
+    With the row-wise arrays this is P_Omega(M) @ X, with the column-wise
+    arrays P_Omega(M)^T @ X: the products of the spectral initialisation's
+    randomized range finder, parallel over output rows.
+    """
+    n_groups = indptr.shape[0] - 1
+    width = X.shape[1]
+    for j in prange(n_groups):
+        for c in range(width):
+            out[j, c] = 0.0
+        for l in range(indptr[j], indptr[j + 1]):
+            v = vals[l]
+            i = idx[l]
+            for c in range(width):
+                out[j, c] += v * X[i, c]

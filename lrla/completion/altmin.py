@@ -9,9 +9,8 @@ import warnings
 
 import numba
 import numpy as np
-import scipy.sparse as sp
+import scipy.linalg
 from sklearn.base import BaseEstimator
-from sklearn.utils.extmath import randomized_svd
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
@@ -45,6 +44,11 @@ def _kernel_threads(work):
         yield
     finally:
         numba.set_num_threads(before)
+
+
+def _thin_qr(F):
+    """Thin QR of a tall m x k block: scipy's economic mode, several times faster than np.linalg.qr here."""
+    return scipy.linalg.qr(F, mode="economic", check_finite=False)
 
 
 def incoherence(F, *, orthonormal=False):
@@ -94,6 +98,37 @@ def _check_true_matrix(true_matrix, shape):
     return M
 
 
+def _randomized_svd_observed(entries, rank, rng, *, n_oversamples, n_power_iter):
+    """Rank-``rank`` randomized SVD (Halko, Martinsson, Tropp 2011) of P_Omega(M), matrix-free.
+
+    Range finder with ``rank + n_oversamples`` Gaussian columns and
+    ``n_power_iter`` QR-normalised power iterations; every product with
+    P_Omega(M) or its transpose is one parallel pass over the row-wise or
+    column-wise index arrays (:func:`_kernels.sparse_times_dense`).
+    """
+    m, n = entries.shape
+    width = min(rank + n_oversamples, m, n)
+    by_rows = (entries.row_indptr, entries.row_idx, entries.row_vals)
+    by_cols = (entries.col_indptr, entries.col_idx, entries.col_vals)
+    Y = np.empty((m, width))
+    Z = np.empty((n, width))
+    _kernels.sparse_times_dense(*by_rows, rng.standard_normal((n, width)), Y)
+    for _ in range(n_power_iter):
+        _kernels.sparse_times_dense(*by_cols, _thin_qr(Y)[0], Z)
+        _kernels.sparse_times_dense(*by_rows, _thin_qr(Z)[0], Y)
+    Q = _thin_qr(Y)[0]
+    _kernels.sparse_times_dense(*by_cols, Q, Z)  # Z = P_Omega(M)^T Q = B^T
+    W, sigma, Ct = np.linalg.svd(Z, full_matrices=False)  # B = Q^T P_Omega(M) = C sigma W^T
+    return (Q @ Ct.T)[:, :rank], sigma[:rank], W[:, :rank]
+
+
+#: Power iterations of the spectral initialisation's randomized SVD. The range finder's extra subspace error
+#: decays like (sigma_{k+1} / sigma_k)^(2q+1) (Halko et al. 2011, Cor. 10.10); with sigma_{k+1} <= ||E||,
+#: E = P_Omega(M) / p - M, two iterations make it O((||E|| / sigma_k)^5), far below the distance ||E|| / sigma_k
+#: that the initialisation has anyway (scikit-learn's default of 7 targets slowly decaying spectra).
+SPECTRAL_POWER_ITER = 2
+
+
 def spectral_init(entries, rank, rng, *, clip_incoherence=None):
     """Top-``rank`` left singular subspace of P_Omega(M) / p_hat (randomized SVD), optionally clipped.
 
@@ -104,41 +139,45 @@ def spectral_init(entries, rank, rng, *, clip_incoherence=None):
     """
     m, n = entries.shape
     p_hat = entries.n_observed / (m * n)
-    M_obs = sp.csr_array(
-        (entries.row_vals / p_hat, entries.row_idx, entries.row_indptr), shape=(m, n)
-    )
-    U0, s0, Vt0 = randomized_svd(
-        M_obs, rank, n_oversamples=max(10, rank), n_iter=7, random_state=kernel_seed(rng) % (2**32 - 1)
-    )
+    U0, s0, V0 = _randomized_svd_observed(entries, rank, rng, n_oversamples=max(10, rank),
+                                          n_power_iter=SPECTRAL_POWER_ITER)
+    s0 = s0 / p_hat
     if clip_incoherence is not None:
         clipped = np.where(np.abs(U0) > 2.0 * clip_incoherence * math.sqrt(rank / m), 0.0, U0)
-        Q = np.linalg.qr(clipped)[0]
+        Q = _thin_qr(clipped)[0]
         # The same estimate U0 S0 V0^T expressed in the clipped basis: V_warm = V0 S0 (Q^T U0)^T.
-        V_warm = (Vt0.T * s0) @ (Q.T @ U0).T
+        V_warm = (V0 * s0) @ (Q.T @ U0).T
         U0 = Q
     else:
-        V_warm = Vt0.T * s0
+        V_warm = V0 * s0
     return np.ascontiguousarray(U0), np.ascontiguousarray(V_warm)
 
 
-def half_step(indptr, idx, vals, F, warm, *, solver, inner, max_steps, rtol, rng):
+def half_step(indptr, idx, vals, F, warm, *, solver, inner, max_steps, rtol, rng, res_sq=None):
     """Solve every group's least squares min ||F[idx_J] x - vals_J|| (one AltMin half-step).
 
     Returns ``(X, steps)``: the new factor (one row per group) and the inner
-    steps per group (``None`` for the exact solver).
+    steps per group (``None`` for the exact solver). ``res_sq``, an array
+    with one slot per group, receives each group's squared residual at the
+    new factor (fused into the exact and CG kernels; not supported with
+    ``inner="sketch"``).
     """
     n_groups = indptr.shape[0] - 1
     # A few chunks per thread balance groups of uneven size at no per-group scheduling cost.
     n_chunks = max(1, min(n_groups, 8 * numba.get_num_threads()))
+    no_residual = np.empty(0)
     if solver == "exact":
         X = np.empty((n_groups, F.shape[1]))
-        _kernels.solve_exact(indptr, idx, vals, F, X, n_chunks)
+        _kernels.solve_exact(indptr, idx, vals, F, X, no_residual if res_sq is None else res_sq, n_chunks)
         return X, None
     X = np.array(warm, dtype=np.float64, order="C", copy=True)
     steps = np.zeros(n_groups, dtype=np.int64)
     if inner == "cg":
-        _kernels.solve_cg(indptr, idx, vals, F, X, max_steps, rtol, steps, n_chunks)
+        _kernels.solve_cg(indptr, idx, vals, F, X, max_steps, rtol, steps, no_residual if res_sq is None else res_sq,
+                          n_chunks)
     else:
+        if res_sq is not None:
+            raise ValueError("the sketch-preconditioned solver does not compute residuals.")
         _kernels.solve_sketch(indptr, idx, vals, F, X, sketch_rows(F.shape[1]), max_steps, rtol,
                               kernel_seed(rng), steps, n_chunks)
     return X, steps
@@ -333,9 +372,12 @@ class AltMinCompletion(BaseEstimator):
         else:
             parts = None
 
-        U, V_warm = spectral_init(parts[0] if parts else entries, k, rng, clip_incoherence=clip)
+        with _kernel_threads(entries.n_observed * k):
+            U, V_warm = spectral_init(parts[0] if parts else entries, k, rng, clip_incoherence=clip)
         norm_obs = float(np.linalg.norm(entries.values))
-        residual = np.empty(entries.n_observed)
+        # The residual on Omega comes out of the U half-step's kernel when that half-step sees all of Omega.
+        fused_residual = parts is None and (self.solver == "exact" or self.inner == "cg")
+        residual = np.empty(m if fused_residual else entries.n_observed)
         history = {"residual": [], "inner_steps": [], "incoherence": []}
         if truth is not None:
             history["error"] = []
@@ -349,15 +391,19 @@ class AltMinCompletion(BaseEstimator):
                 rows_side = parts[2 * t + 2] if parts else entries
                 V_tilde, steps_v = solve(cols_side.col_indptr, cols_side.col_idx, cols_side.col_vals, U, V_warm,
                                          rtol=rtol)
-                V, R = np.linalg.qr(V_tilde)
+                V, R = _thin_qr(V_tilde)
                 U_warm = U @ R.T
                 U_tilde, steps_u = solve(rows_side.row_indptr, rows_side.row_idx, rows_side.row_vals, V, U_warm,
-                                         rtol=rtol)
-                _kernels.residual_on_omega(entries.row_indptr, entries.row_idx, entries.row_vals, U_tilde, V,
-                                           residual)
+                                         rtol=rtol, res_sq=residual if fused_residual else None)
+                if fused_residual:
+                    residual_norm = math.sqrt(float(residual.sum()))
+                else:
+                    _kernels.residual_on_omega(entries.row_indptr, entries.row_idx, entries.row_vals, U_tilde, V,
+                                               residual)
+                    residual_norm = float(np.linalg.norm(residual))
                 prev = rel_res
-                rel_res = float(np.linalg.norm(residual) / norm_obs)
-                U, R = np.linalg.qr(U_tilde)
+                rel_res = residual_norm / norm_obs
+                U, R = _thin_qr(U_tilde)
                 V_warm = V @ R.T
                 history["residual"].append(rel_res)
                 history["inner_steps"].append(

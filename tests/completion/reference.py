@@ -46,3 +46,11 @@ def residual_on_omega(indptr, idx, vals, A, B):
     for j, cols, b in groups(indptr, idx, vals):
         out[indptr[j]:indptr[j + 1]] = b - B[cols] @ A[j]
     return out
+
+
+def sparse_times_dense(indptr, idx, vals, X):
+    """Row j of the result: sum of vals[l] * X[idx[l]] over group j's entries."""
+    out = np.zeros((len(indptr) - 1, X.shape[1]))
+    for j, rows, b in groups(indptr, idx, vals):
+        out[j] = b @ X[rows]
+    return out

@@ -22,11 +22,32 @@ def problem():
     return entries, F
 
 
-def test_solve_exact_matches_lstsq(problem):
+NO_RESIDUAL = np.empty(0)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4])  # odd and even k: the blocked Gram pads to an even size
+def test_solve_exact_matches_lstsq(problem, k):
     e, F = problem
-    out = np.empty((e.shape[0], F.shape[1]))
-    _kernels.solve_exact(e.row_indptr, e.row_idx, e.row_vals, F, out, 3)
+    F = np.ascontiguousarray(F[:, :k])
+    out = np.empty((e.shape[0], k))
+    _kernels.solve_exact(e.row_indptr, e.row_idx, e.row_vals, F, out, NO_RESIDUAL, 3)
     np.testing.assert_allclose(out, reference.solve_lstsq(e.row_indptr, e.row_idx, e.row_vals, F), atol=1e-10)
+
+
+@pytest.mark.parametrize("solver", ["exact", "cg"])
+def test_fused_residual_matches_reference(problem, solver):
+    e, F = problem
+    m = e.shape[0]
+    res_sq = np.full(m, np.nan)
+    X = np.zeros((m, F.shape[1]))
+    if solver == "exact":
+        _kernels.solve_exact(e.row_indptr, e.row_idx, e.row_vals, F, X, res_sq, 5)
+    else:
+        # Two capped steps: the residual must be the one at the returned (unconverged) iterate.
+        _kernels.solve_cg(e.row_indptr, e.row_idx, e.row_vals, F, X, 2, 0.0, np.zeros(m, dtype=np.int64), res_sq, 5)
+    per_entry = reference.residual_on_omega(e.row_indptr, e.row_idx, e.row_vals, X, F)
+    expected = np.add.reduceat(per_entry ** 2, e.row_indptr[:-1]) * (np.diff(e.row_indptr) > 0)
+    np.testing.assert_allclose(res_sq, expected, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("n_chunks", [1, 7, 60])
@@ -34,7 +55,7 @@ def test_solve_cg_converges_to_lstsq(problem, n_chunks):
     e, F = problem
     X = np.zeros((e.shape[0], F.shape[1]))
     steps = np.zeros(e.shape[0], dtype=np.int64)
-    _kernels.solve_cg(e.row_indptr, e.row_idx, e.row_vals, F, X, 50, 1e-14, steps, n_chunks)
+    _kernels.solve_cg(e.row_indptr, e.row_idx, e.row_vals, F, X, 50, 1e-14, steps, NO_RESIDUAL, n_chunks)
     np.testing.assert_allclose(X, reference.solve_lstsq(e.row_indptr, e.row_idx, e.row_vals, F), atol=1e-9)
     assert steps.max() <= 50 and steps.min() >= 1
 
@@ -45,7 +66,7 @@ def test_solve_cg_fixed_steps_matches_textbook_cg(problem, n_steps):
     X0 = np.random.default_rng(1).standard_normal((e.shape[0], F.shape[1]))
     X = X0.copy()
     steps = np.zeros(e.shape[0], dtype=np.int64)
-    _kernels.solve_cg(e.row_indptr, e.row_idx, e.row_vals, F, X, n_steps, 0.0, steps, 4)
+    _kernels.solve_cg(e.row_indptr, e.row_idx, e.row_vals, F, X, n_steps, 0.0, steps, NO_RESIDUAL, 4)
     ref = reference.cg_fixed_steps(e.row_indptr, e.row_idx, e.row_vals, F, X0, n_steps)
     np.testing.assert_allclose(X, ref, atol=1e-10)
     assert np.all(steps == n_steps)
@@ -83,7 +104,7 @@ def test_underdetermined_and_empty_groups_are_bounded():
     idx = np.array([0, 1, 2, 3, 4, 5], dtype=np.int64)
     vals = rng.standard_normal(6)
     out = np.empty((3, 4))
-    _kernels.solve_exact(indptr, idx, vals, F, out, 2)
+    _kernels.solve_exact(indptr, idx, vals, F, out, NO_RESIDUAL, 2)
     assert np.all(np.isfinite(out))
     np.testing.assert_array_equal(out[1], 0.0)
     # The under-determined group still fits its two observations.
@@ -102,6 +123,30 @@ def test_residual_and_predict(problem):
     pred = np.empty(e.n_observed)
     _kernels.predict_entries(e.rows, e.cols, A, B, pred)
     np.testing.assert_allclose(pred, np.einsum("ij,ij->i", A[e.rows], B[e.cols]))
+
+
+def test_sparse_times_dense_both_layouts(problem):
+    e, _ = problem
+    rng = np.random.default_rng(5)
+    for indptr, idx, vals, n_other in ((e.row_indptr, e.row_idx, e.row_vals, e.shape[1]),
+                                       (e.col_indptr, e.col_idx, e.col_vals, e.shape[0])):
+        X = rng.standard_normal((n_other, 7))
+        out = np.full((len(indptr) - 1, 7), np.nan)
+        _kernels.sparse_times_dense(indptr, idx, vals, X, out)
+        np.testing.assert_allclose(out, reference.sparse_times_dense(indptr, idx, vals, X), atol=1e-12)
+
+
+def test_randomized_svd_of_observed_matches_svd():
+    # A fully observed rank-3 matrix: the range finder captures its range exactly.
+    from lrla.completion.altmin import _randomized_svd_observed
+
+    rng = np.random.default_rng(6)
+    M = rng.standard_normal((30, 3)) @ rng.standard_normal((3, 20))
+    rows, cols = np.nonzero(np.ones_like(M, dtype=bool))
+    e, _ = entries_from_arrays(rows, cols, M[rows, cols], M.shape)
+    U, s, V = _randomized_svd_observed(e, 3, rng, n_oversamples=5, n_power_iter=1)
+    np.testing.assert_allclose(s, np.linalg.svd(M, compute_uv=False)[:3], rtol=1e-10)
+    np.testing.assert_allclose((U * s) @ V.T, M, atol=1e-10)
 
 
 from hypothesis import given, settings, strategies as st  # noqa: E402
