@@ -692,3 +692,44 @@ def _(result, control):
     ax.set_ylabel("relative error")
     ax.legend(fontsize=7)
     return fig
+
+
+# ---------------------------------------------------------------------------- S5 diagnosis (not a claim)
+def diagnose_sample_size_floor(ms=(160, 240, 320, 480), ranks=(2, 4, 20), init_scales=(1e-6, 1e-9, 1e-12),
+                               n_iters=(1600, 6400), seeds=range(5), d=20, r=2, corruption=0.2, verbose=False):
+    """Why ``recovery.sample-size-rank-free`` fails: time, alpha or m?
+
+    Runs S5's full-mode setting (same instances, the exact rank's default step,
+    the rule's decay for each r') at the measurement counts around its
+    thresholds, for several initialization scales and iteration counts. Returns
+    ``{(m, r', init_scale, n_iter): array of relative errors over the seeds}``.
+    If the over-parameterized errors fell with ``n_iter``, success would be
+    time-limited; if they fell like ``init_scale^1.3`` (claim
+    ``recovery.init-scale-floor``), alpha-limited. Run with
+    ``python -c "from validation.recovery import diagnose_sample_size_floor as f; f(verbose=True)"``
+    (about a minute); docs/recovery.md records the outcome.
+    """
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for m in ms:
+            problems = [make_sensing_problem(d, r, m, corruption=corruption, random_state=s) for s in seeds]
+            steps = [subgm(p, r, seed=s, n_iter=1, quiet=True).step_size_ for p, s in zip(problems, seeds)]
+            for rp in ranks:
+                for a in init_scales:
+                    for n_iter in n_iters:
+                        out[(m, rp, a, n_iter)] = np.array([
+                            rel_error(subgm(p, rp, seed=s + 1, quiet=True, init_scale=a, step_size=step,
+                                            n_iter=n_iter).X_, p.X)
+                            for p, s, step in zip(problems, seeds, steps)
+                        ])
+    if verbose:
+        _print_diagnosis(out)
+    return out
+
+
+def _print_diagnosis(out):
+    for key, errs in out.items():
+        m, rp, a, n_iter = key
+        print(f"m={m} r'={rp} init_scale={a:.0e} n_iter={n_iter}: median error {np.median(errs):.2e}, "
+              f"success {int(np.sum(errs < SUCCESS))}/{errs.size}")
