@@ -6,7 +6,8 @@ lp_sensitivities     l_p sensitivities: exact (one LP / convex solve per row), L
 sample_rows          i.i.d. or Bernoulli row sampling with l_p reweighting -> RowSample
 RowSample            indices, weights and the sampled matrix S A
 sensitivity_sample   Woodruff-Yasuda sensitivity sampling and the related schemes
-lp_distortion        worst distortion of a sample: exact (p = 2; p = 1, d <= 3) or a certified lower bound
+lp_distortion        worst distortion of a sample: exact (p = 2; p = 1, d <= 3), certified to a tolerance
+                     (d <= 2, any p; per block of a block-diagonal A) or a search lower bound
 lp_regression        min ||Ax - b||_p (LP at p = 1), on all rows or on a RowSample
 
 References

@@ -313,8 +313,9 @@ def lp_distortion(A, sample, p, *, method="auto", tol=1e-3, blocks=None, max_eva
        sampling", ICML 2023 (an eps-subspace embedding is
        ``(1-eps)||Ax||_p^p <= ||SAx||_p^p <= (1+eps)||Ax||_p^p``); the exact
        p = 1 distortion is what claim ``sampling.sample-complexity``
-       measures, the certified p > 2 distortion of width-2 blocks what claim
-       ``sampling.sample-complexity-p-gt-2`` measures.
+       measures, the certified p > 2 distortion of width-2 blocks what claims
+       ``sampling.sample-complexity-p3`` and ``sampling.sample-complexity-p4``
+       measure (the p > 2 bound ``O~(eps^-2 S^{2-2/p})``).
 
     Examples
     --------
