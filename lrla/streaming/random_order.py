@@ -261,7 +261,10 @@ class RandomOrderTopEigenvector(BaseEstimator):
         columns) and the top ``k`` directions of the stored heavy rows: a
         heavy row seen after the iterate has lost every component along it
         (a spike carried only by heavy rows is invisible to the light rows)
-        would otherwise never be picked up.
+        would otherwise never be picked up. The estimate itself comes from a
+        Rayleigh-Ritz step that also spans every stored row (see
+        :meth:`_ritz_estimate`), so a heavy row that arrives in the last
+        segment counts too.
         """
         if self._seg == 0:
             return
@@ -272,31 +275,55 @@ class RandomOrderTopEigenvector(BaseEstimator):
         q = seg_rows / self._horizon() if not self._geometric else seg_rows / self.n_seen_
         H = self._store[: self._n_store]
         B = self._Z
-        M_B = self._Y / q
+        light = self._Y / q  # unbiased estimate of A_light^T A_light B
+        M_B = light.copy()
+        # In random order the stored rows are a uniform sample of the heavy rows
+        # (all of them once the stream ends): scale by n/t for an unbiased estimate.
+        heavy_scale = 1.0 if self._geometric else self._n / self.n_seen_
         if self._n_store:
-            # In random order the stored rows are a uniform sample of the heavy rows
-            # (all of them once the stream ends): scale by n/t for an unbiased estimate.
-            scale = 1.0 if self._geometric else self._n / self.n_seen_
-            M_B += scale * (H.T @ (H @ B))
+            M_B += heavy_scale * (H.T @ (H @ B))
         self.n_power_steps_ += 1
         final = (not self._geometric) and self.n_seen_ == self._n
-        if not np.any(M_B):
+        if not np.any(M_B) and not np.any(H):
             if final and self._state[2] == 0.0:
                 raise ValueError("the stream is all zeros: its top eigenvector is undefined.")
             self._Y = np.zeros_like(self._Y)
             return  # nothing seen along the block yet; keep it
+        self.vector_, self.eigenvalue_ = self._ritz_estimate(B, light, H, heavy_scale)
         k = self._k
         T = B.T @ M_B
-        w, W = np.linalg.eigh(0.5 * (T + T.T))
-        W = W[:, ::-1][:, :k]
-        self.eigenvalue_ = float(w[-1])
-        P = M_B @ W  # one power step past the top-k Ritz vectors
-        v = P[:, 0] / np.linalg.norm(P[:, 0]) if np.any(P[:, 0]) else B @ W[:, 0]
-        v = v / np.linalg.norm(v)
-        v *= 1.0 if v[np.argmax(np.abs(v))] >= 0 else -1.0
-        self.vector_ = v
+        _, W = np.linalg.eigh(0.5 * (T + T.T))
+        P = M_B @ W[:, ::-1][:, :k]  # one power step past the top-k Ritz vectors: the next block
         self._Z = np.ascontiguousarray(self._augment(P, H))
         self._Y = np.zeros_like(self._Z)
+
+    @staticmethod
+    def _ritz_estimate(B, light, H, heavy_scale):
+        """Top eigenpair of ``M~ = L + heavy_scale H^T H`` over the span of its range.
+
+        ``L = light B^T + B light^T - B (B^T light) B^T`` is the symmetric
+        operator that agrees with the segment's estimate ``light = M_light B``
+        on the block (light rows are only ever seen through ``B``); the heavy
+        part is exact. The range of ``M~`` lies in ``span(B, light, H^T)``, so
+        its top eigenvector is found exactly by a Rayleigh-Ritz step on an
+        orthonormal basis of that span. To first order this is the power step
+        past the top Ritz vector of the block; unlike it, it also sees stored
+        rows orthogonal to the block.
+        """
+        cols = np.hstack([B, light] + ([H.T] if H.shape[0] else []))
+        U, sv, _ = np.linalg.svd(cols, full_matrices=False)
+        Q = U[:, sv > 1e-12 * sv[0]]
+        QB, QL = Q.T @ B, Q.T @ light
+        TL = B.T @ light
+        S = QL @ QB.T + QB @ QL.T - QB @ (0.5 * (TL + TL.T)) @ QB.T
+        if H.shape[0]:
+            HQ = H @ Q
+            S += heavy_scale * (HQ.T @ HQ)
+        w, V = np.linalg.eigh(0.5 * (S + S.T))
+        v = Q @ V[:, -1]
+        v /= np.linalg.norm(v)
+        v *= 1.0 if v[np.argmax(np.abs(v))] >= 0 else -1.0
+        return v, float(w[-1])
 
     def _augment(self, P, H):
         """Orthonormal block spanning the new iterate and the top directions of the stored rows."""

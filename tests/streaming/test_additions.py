@@ -104,3 +104,16 @@ def test_px3_spike_counts_grow_with_d():
     assert _px3_spikes(64)[0] == []
     assert _px3_spikes(256)[0] == [1, 2]
     assert _px3_spikes(1024)[0] == [1, 2, 3]
+
+
+def test_heavy_row_in_the_last_segment_is_used():
+    # The spike lives on one heavy row that arrives last: it never enters the power-iteration block,
+    # but the final Rayleigh-Ritz step spans the stored rows (found by streaming.px-hard-instance, d=512).
+    d, c, R = 16, 64, 3.0
+    bulk = np.zeros(((d - 1) * c, d))
+    bulk[np.arange(bulk.shape[0]), 1 + np.arange(bulk.shape[0]) // c] = np.sqrt(1.0 / (R * c))
+    rows = np.vstack([np.random.default_rng(0).permutation(bulk), np.eye(d)[:1]])
+    est = RandomOrderTopEigenvector(d, n_rows=rows.shape[0], random_state=0).fit(rows)
+    assert est.stored_rows_ == 1
+    assert abs(est.vector_[0]) > 0.999
+    np.testing.assert_allclose(est.eigenvalue_, 1.0, rtol=1e-6)
