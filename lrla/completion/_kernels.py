@@ -98,14 +98,58 @@ def _augmented_gram(A, n_j, k_even, G):
 
 
 @njit(cache=True, inline="always", fastmath=_FASTMATH)
-def _group_residual(A, n_j, k, X, j, w):
-    """w[:n_j] = b - F_J x_j (b = A[k]); returns ||w||^2."""
+def _add_combination(A, n_j, k, coef, scale, out):
+    """out[:n_j] += scale * sum_t coef[t] A[t, :n_j], four rows per pass (one load/store of out per 4 FMAs)."""
+    t = 0
+    while t + 4 <= k:
+        c0 = scale * coef[t]
+        c1 = scale * coef[t + 1]
+        c2 = scale * coef[t + 2]
+        c3 = scale * coef[t + 3]
+        for l in range(n_j):
+            out[l] += c0 * A[t, l] + c1 * A[t + 1, l] + c2 * A[t + 2, l] + c3 * A[t + 3, l]
+        t += 4
+    while t < k:
+        c0 = scale * coef[t]
+        for l in range(n_j):
+            out[l] += c0 * A[t, l]
+        t += 1
+
+
+@njit(cache=True, inline="always", fastmath=_FASTMATH)
+def _row_dots(A, n_j, k, v, out):
+    """out[t] = <A[t, :n_j], v[:n_j]> for t < k, four rows per pass (one load of v per 4 FMAs)."""
+    t = 0
+    while t + 4 <= k:
+        s0 = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        s3 = 0.0
+        for l in range(n_j):
+            v_l = v[l]
+            s0 += A[t, l] * v_l
+            s1 += A[t + 1, l] * v_l
+            s2 += A[t + 2, l] * v_l
+            s3 += A[t + 3, l] * v_l
+        out[t] = s0
+        out[t + 1] = s1
+        out[t + 2] = s2
+        out[t + 3] = s3
+        t += 4
+    while t < k:
+        s0 = 0.0
+        for l in range(n_j):
+            s0 += A[t, l] * v[l]
+        out[t] = s0
+        t += 1
+
+
+@njit(cache=True, inline="always", fastmath=_FASTMATH)
+def _group_residual(A, n_j, k, x, w):
+    """w[:n_j] = b - F_J x (b = A[k]); returns ||w||^2."""
     for l in range(n_j):
         w[l] = A[k, l]
-    for t in range(k):
-        x_t = X[j, t]
-        for l in range(n_j):
-            w[l] -= A[t, l] * x_t
+    _add_combination(A, n_j, k, x, -1.0, w)
     ss = 0.0
     for l in range(n_j):
         ss += w[l] * w[l]
@@ -148,7 +192,7 @@ def solve_exact(indptr, idx, vals, F, out, res_sq, n_chunks):
             for s in range(k):
                 out[j, s] = x[s]
             if with_residual:
-                res_sq[j] = _group_residual(A, n_j, k, out, j, w)
+                res_sq[j] = _group_residual(A, n_j, k, x, w)
 
 
 @njit(cache=True, inline="always", fastmath=_FASTMATH)
@@ -213,6 +257,7 @@ def solve_cg(indptr, idx, vals, F, X, max_steps, rtol, steps, res_sq, n_chunks):
         A = np.empty((k + 1, size))
         e = np.empty(size)
         u = np.empty(size)
+        x = np.empty(k)
         r = np.empty(k)
         p = np.empty(k)
         q = np.empty(k)
@@ -220,18 +265,16 @@ def solve_cg(indptr, idx, vals, F, X, max_steps, rtol, steps, res_sq, n_chunks):
             a = indptr[j]
             n_j = indptr[j + 1] - a
             _gather_group(idx, vals, F, a, n_j, A, k)
-            ee = _group_residual(A, n_j, k, X, j, e)
+            for t in range(k):
+                x[t] = X[j, t]
+            ee = _group_residual(A, n_j, k, x, e)
+            _row_dots(A, n_j, k, e, r)
+            _row_dots(A, n_j, k, A[k], q)  # F_J^T b, for the relative stopping rule
             rr = 0.0
             bb = 0.0
             for t in range(k):
-                r_t = 0.0
-                atb_t = 0.0
-                for l in range(n_j):
-                    r_t += A[t, l] * e[l]
-                    atb_t += A[t, l] * A[k, l]
-                r[t] = r_t
-                rr += r_t * r_t
-                bb += atb_t * atb_t
+                rr += r[t] * r[t]
+                bb += q[t] * q[t]
             stop_sq = rtol * rtol * bb
             n_steps = 0
             if rr > stop_sq:
@@ -239,18 +282,11 @@ def solve_cg(indptr, idx, vals, F, X, max_steps, rtol, steps, res_sq, n_chunks):
                     p[t] = r[t]
                 while n_steps < max_steps:
                     u[:n_j] = 0.0
-                    for t in range(k):
-                        p_t = p[t]
-                        for l in range(n_j):
-                            u[l] += A[t, l] * p_t
+                    _add_combination(A, n_j, k, p, 1.0, u)
                     pq = 0.0
                     for l in range(n_j):
                         pq += u[l] * u[l]
-                    for t in range(k):
-                        q_t = 0.0
-                        for l in range(n_j):
-                            q_t += A[t, l] * u[l]
-                        q[t] = q_t
+                    _row_dots(A, n_j, k, u, q)
                     n_steps += 1
                     if pq <= 0.0:  # p in the null space: the group is under-determined
                         break
