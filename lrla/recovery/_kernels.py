@@ -197,6 +197,53 @@ def matrix_free_sign_adjoint(seed, n_rows, w, y, n_chunks):
 _REASSOC = {"reassoc", "contract"}
 
 
+@njit(inline="always")
+def _sign(v):
+    return 1.0 if v > 0.0 else (-1.0 if v < 0.0 else 0.0)
+
+
+@njit(cache=True, fastmath=_REASSOC)
+def _signed_row_pass(Z, y, w, g):
+    """``g = Z^T sign(Z w - y)``; returns ``sum |Z w - y|``. One read of ``Z``.
+
+    Rows go four at a time: four independent dot products share each load of
+    ``w``, and ``g`` is read and written once per four rows (the store traffic on
+    ``g`` dominated a row-at-a-time loop: 1.5-1.8x slower under load, measured).
+    """
+    m, n_free = Z.shape
+    g[:] = 0.0
+    loss = 0.0
+    i = 0
+    while i + 4 <= m:
+        a0 = 0.0
+        a1 = 0.0
+        a2 = 0.0
+        a3 = 0.0
+        for k in range(n_free):
+            wk = w[k]
+            a0 += Z[i, k] * wk
+            a1 += Z[i + 1, k] * wk
+            a2 += Z[i + 2, k] * wk
+            a3 += Z[i + 3, k] * wk
+        r0, r1, r2, r3 = a0 - y[i], a1 - y[i + 1], a2 - y[i + 2], a3 - y[i + 3]
+        loss += (abs(r0) + abs(r1)) + (abs(r2) + abs(r3))
+        s0, s1, s2, s3 = _sign(r0), _sign(r1), _sign(r2), _sign(r3)
+        for k in range(n_free):
+            g[k] += (s0 * Z[i, k] + s1 * Z[i + 1, k]) + (s2 * Z[i + 2, k] + s3 * Z[i + 3, k])
+        i += 4
+    while i < m:
+        acc = 0.0
+        for k in range(n_free):
+            acc += Z[i, k] * w[k]
+        res = acc - y[i]
+        loss += abs(res)
+        s = _sign(res)
+        for k in range(n_free):
+            g[k] += s * Z[i, k]
+        i += 1
+    return loss
+
+
 @njit(cache=True, fastmath=_REASSOC)
 def dense_subgm_symmetric(Z, y, U, eta0, decay, t_start, t_stop, rows, cols, X_true, true_norm, tol,
                           t_check, losses, steps, updates, errors):
@@ -246,18 +293,7 @@ def dense_subgm_symmetric(Z, y, U, eta0, decay, t_start, t_stop, rows, cols, X_t
                     acc += e * e
             errors[t] = math.sqrt(acc) / true_norm
         # one pass over the measurements: residual, sign, signed accumulation
-        g[:] = 0.0
-        loss = 0.0
-        for i in range(m):
-            acc = 0.0
-            for k in range(n_free):
-                acc += Z[i, k] * w[k]
-            res = acc - y[i]
-            loss += abs(res)
-            if res != 0.0:
-                s = 1.0 if res > 0.0 else -1.0
-                for k in range(n_free):
-                    g[k] += s * Z[i, k]
+        loss = _signed_row_pass(Z, y, w, g)
         for k in range(n_free):
             a, b = rows[k], cols[k]
             v = g[k] / m if a == b else g[k] / (sqrt2 * m)
