@@ -138,6 +138,7 @@ def _make_sample(A, idx, weights, p):
 def scheme_scores(A, p, scheme, *, sensitivity_method="exact"):
     """The importance scores one sampling scheme uses (see :func:`sensitivity_sample`)."""
     check_option(scheme, "scheme", SCHEMES)
+    A = check_tall(A)
     n = A.shape[0]
     if scheme == "uniform":
         return np.ones(n)
