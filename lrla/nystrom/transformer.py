@@ -147,6 +147,9 @@ class RLSNystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         (O(n^3), for small n and for reference); ``"ink"``: the single-pass
         dictionary of :class:`InkEstimate` over the rows in order;
         ``"uniform"``: uniform without replacement (scikit-learn's rule).
+        The samplers compute their kernel blocks and scores in float64 whatever
+        the dtype of ``X`` (a score subtracts ``k_i^T M^{-1} k_i`` from ``k_ii``);
+        the landmarks and the feature map keep the input dtype.
     ridge : float, optional
         Ridge ``> 0`` of the leverage scores. Default: the rule of Musco &
         Musco, ``(tr K - sum of the top k eigenvalues) / k`` with
