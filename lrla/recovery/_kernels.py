@@ -16,6 +16,10 @@ blocks of rows, each summed into its own buffer, and the buffers are added in
 a fixed order, so the result does not depend on the number of threads.
 
 The plain-numpy reference of the generator is ``tests/recovery/reference.py``.
+
+Dense symmetric operator: ``dense_subgm_symmetric`` runs whole SubGM iterations
+(one pass over the stored rows each) without returning to Python; its reference
+is the digest's NumPy loop ``subgm_numpy`` in the same file.
 """
 
 from __future__ import annotations
@@ -253,8 +257,9 @@ def dense_subgm_symmetric(Z, y, U, eta0, decay, t_start, t_stop, rows, cols, X_t
     ``rows``/``cols`` its indices): ``<A_i, X> = sum_k Z[i, k] c_k X[rows_k, cols_k]``
     with ``c_k = 1`` on the diagonal and ``sqrt 2`` off it, and ``A*(z)`` has
     entries ``(Z^T z)_k / c_k``. Each iteration makes one pass over the rows of
-    ``Z``: the residual of row i, its sign and the accumulation of
-    ``sign * Z[i]`` share the row while it is in cache. Then
+    ``Z`` (``_signed_row_pass``): the residuals of a block of rows, their signs
+    and the accumulation of ``sign * Z[i]`` share the rows while they are in
+    cache. Then
     ``U <- U - eta0 decay^t (S + S^T) U`` with ``S = A*(sign(res)) / m``.
 
     ``U`` is updated in place. Per iteration t the loss ``mean|res|``, the step,
