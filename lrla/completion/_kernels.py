@@ -145,6 +145,39 @@ def _row_dots(A, n_j, k, v, out):
 
 
 @njit(cache=True, inline="always", fastmath=_FASTMATH)
+def _row_dots_pair(A, n_j, k, v, w, out_v, out_w):
+    """out_v[t] = <A[t], v>, out_w[t] = <A[t], w> (t < k) in one pass over A, two rows at a time."""
+    t = 0
+    while t + 2 <= k:
+        s0 = 0.0
+        s1 = 0.0
+        z0 = 0.0
+        z1 = 0.0
+        for l in range(n_j):
+            v_l = v[l]
+            w_l = w[l]
+            a0 = A[t, l]
+            a1 = A[t + 1, l]
+            s0 += a0 * v_l
+            s1 += a1 * v_l
+            z0 += a0 * w_l
+            z1 += a1 * w_l
+        out_v[t] = s0
+        out_v[t + 1] = s1
+        out_w[t] = z0
+        out_w[t + 1] = z1
+        t += 2
+    if t < k:
+        s0 = 0.0
+        z0 = 0.0
+        for l in range(n_j):
+            s0 += A[t, l] * v[l]
+            z0 += A[t, l] * w[l]
+        out_v[t] = s0
+        out_w[t] = z0
+
+
+@njit(cache=True, inline="always", fastmath=_FASTMATH)
 def _group_residual(A, n_j, k, x, w):
     """w[:n_j] = b - F_J x (b = A[k]); returns ||w||^2."""
     for l in range(n_j):
@@ -268,8 +301,7 @@ def solve_cg(indptr, idx, vals, F, X, max_steps, rtol, steps, res_sq, n_chunks):
             for t in range(k):
                 x[t] = X[j, t]
             ee = _group_residual(A, n_j, k, x, e)
-            _row_dots(A, n_j, k, e, r)
-            _row_dots(A, n_j, k, A[k], q)  # F_J^T b, for the relative stopping rule
+            _row_dots_pair(A, n_j, k, e, A[k], r, q)  # r = F_J^T e and F_J^T b (for the relative stopping rule)
             rr = 0.0
             bb = 0.0
             for t in range(k):
