@@ -696,18 +696,21 @@ def _(result, control):
 
 # ---------------------------------------------------------------------------- S5 diagnosis (not a claim)
 def diagnose_sample_size_floor(ms=(160, 240, 320, 480), ranks=(2, 4, 20), init_scales=(1e-6, 1e-9, 1e-12),
-                               n_iters=(1600, 6400), seeds=range(5), d=20, r=2, corruption=0.2, verbose=False):
+                               n_iters=(1600, 6400), decays=(None,), seeds=range(5), d=20, r=2, corruption=0.2,
+                               verbose=False):
     """Why ``recovery.sample-size-rank-free`` fails: time, alpha or m?
 
     Runs S5's full-mode setting (same instances, the exact rank's default step,
-    the rule's decay for each r') at the measurement counts around its
-    thresholds, for several initialization scales and iteration counts. Returns
-    ``{(m, r', init_scale, n_iter): array of relative errors over the seeds}``.
+    the rule's decay for each r', or the given ``decays``) at the measurement
+    counts around its thresholds, for several initialization scales and
+    iteration counts. Returns ``{(m, r', init_scale, n_iter, decay): array of
+    relative errors over the seeds}`` (decay None: the default).
     If the over-parameterized errors fell with ``n_iter``, success would be
     time-limited; if they fell like ``init_scale^1.3`` (claim
     ``recovery.init-scale-floor``), alpha-limited. Run with
     ``python -c "from validation.recovery import diagnose_sample_size_floor as f; f(verbose=True)"``
-    (about a minute); docs/recovery.md records the outcome.
+    (about a minute) and, for the decay, ``f(ms=(320, 480), ranks=(4,), init_scales=(1e-6,),
+    n_iters=(6000,), decays=(None, 0.99, 0.995), verbose=True)``; docs/recovery.md records the outcome.
     """
     out = {}
     with warnings.catch_warnings():
@@ -718,11 +721,12 @@ def diagnose_sample_size_floor(ms=(160, 240, 320, 480), ranks=(2, 4, 20), init_s
             for rp in ranks:
                 for a in init_scales:
                     for n_iter in n_iters:
-                        out[(m, rp, a, n_iter)] = np.array([
-                            rel_error(subgm(p, rp, seed=s + 1, quiet=True, init_scale=a, step_size=step,
-                                            n_iter=n_iter).X_, p.X)
-                            for p, s, step in zip(problems, seeds, steps)
-                        ])
+                        for decay in decays:
+                            out[(m, rp, a, n_iter, decay)] = np.array([
+                                rel_error(subgm(p, rp, seed=s + 1, quiet=True, init_scale=a, step_size=step,
+                                                decay=decay, n_iter=n_iter).X_, p.X)
+                                for p, s, step in zip(problems, seeds, steps)
+                            ])
     if verbose:
         _print_diagnosis(out)
     return out
@@ -730,6 +734,7 @@ def diagnose_sample_size_floor(ms=(160, 240, 320, 480), ranks=(2, 4, 20), init_s
 
 def _print_diagnosis(out):
     for key, errs in out.items():
-        m, rp, a, n_iter = key
-        print(f"m={m} r'={rp} init_scale={a:.0e} n_iter={n_iter}: median error {np.median(errs):.2e}, "
+        m, rp, a, n_iter, decay = key
+        print(f"m={m} r'={rp} init_scale={a:.0e} n_iter={n_iter} decay={decay or 'default'}: "
+              f"median error {np.median(errs):.2e}, "
               f"success {int(np.sum(errs < SUCCESS))}/{errs.size}")

@@ -21,5 +21,5 @@ def test_s5_diagnosis_runs():
 
     out = diagnose_sample_size_floor(ms=(150,), ranks=(2, 10), init_scales=(1e-6,), n_iters=(300,), seeds=range(2),
                                      d=10)
-    assert set(out) == {(150, 2, 1e-6, 300), (150, 10, 1e-6, 300)}
+    assert set(out) == {(150, 2, 1e-6, 300, None), (150, 10, 1e-6, 300, None)}
     assert all(v.shape == (2,) and np.all(np.isfinite(v)) for v in out.values())
