@@ -35,9 +35,16 @@ import numpy as np
 
 from lrla.datasets import make_sensing_problem
 from lrla.exceptions import ConvergenceWarning
-from lrla.recovery import GaussianSensing, SubgradientRecovery
+from lrla.recovery import SubgradientRecovery
 
-from .core import Report, benchmark, machine_line, md_table, pinned_blas, time_interleaved
+from .core import (
+    Report,
+    benchmark,
+    machine_line,
+    md_table,
+    pinned_blas,
+    time_interleaved,
+)
 
 
 def _load():
@@ -99,7 +106,7 @@ def subgm_vs_convex(quick):
     solve_times = {}
     notes = []
     try:
-        import cvxpy  # noqa: F401
+        import cvxpy
     except ImportError:  # the convex baseline is optional (extra `cvx`)
         cvxpy = None
     if cvxpy is not None:

@@ -32,7 +32,6 @@ from numba import njit, prange
 from .._rng import splitmix64
 
 
-
 def _ziggurat_tables(n_layers=128, r=3.442619855899, v=9.91256303526217e-3):
     """Layer edges X[0..n] and densities F[i] = exp(-X[i]^2/2) of Marsaglia-Tsang's normal ziggurat.
 

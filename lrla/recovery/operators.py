@@ -11,7 +11,7 @@ from .._rng import check_random_state, kernel_seed
 from .._validation import check_array, check_int
 from . import _kernels
 
-__all__ = ["SensingOperator", "GaussianSensing", "RankOneSensing"]
+__all__ = ["GaussianSensing", "RankOneSensing", "SensingOperator"]
 
 # Fixed number of row blocks of the matrix-free reductions (not the thread
 # count), so that sums are added in the same order on every machine.

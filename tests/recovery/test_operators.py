@@ -2,8 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from lrla.recovery import GaussianSensing, RankOneSensing, SensingOperator
-from lrla.recovery import _kernels
+from lrla.recovery import GaussianSensing, RankOneSensing, SensingOperator, _kernels
 
 from .reference import dense_matrices, gaussian_rows
 

@@ -6,7 +6,12 @@ from sklearn.base import clone
 
 from lrla.datasets import make_sensing_problem
 from lrla.exceptions import ConvergenceWarning
-from lrla.recovery import GaussianSensing, RankOneSensing, SubgradientRecovery, subgradient_recovery
+from lrla.recovery import (
+    GaussianSensing,
+    RankOneSensing,
+    SubgradientRecovery,
+    subgradient_recovery,
+)
 
 from .reference import subgm_numpy
 
