@@ -4,8 +4,11 @@ Peers: ``sklearn.decomposition.IncrementalPCA(n_components=1)`` fed the same
 stream in chunks of 4096 rows (``partial_fit``), and one pass forming
 ``A^T A`` chunk by chunk followed by ``numpy.linalg.eigh`` (exact, but
 ``d^2`` memory and no streaming guarantee; the throughput yardstick).
-river's ``OnlinePCA`` was named as a peer, but the released river (0.26.1 on
-PyPI) has no ``river.decomposition`` module, so it cannot be timed here.
+river's ``OnlinePCA`` was named as a peer, but no released river has it:
+``decomposition.OnlinePCA`` exists only in the unmerged pull request
+online-ml/river#1509 (open since 2024-03-06), and the PyPI wheels of every
+release since then (0.21.1 to 0.26.1) have no ``river/decomposition``, so it
+cannot be installed with pip, nor timed here.
 
 Instances: ``make_spiked_stream`` with 16 heavy rows carrying the spike
 (nominal R = 16), rows in random order, float64. All candidates see the same
@@ -148,7 +151,11 @@ def bench_streaming(quick):
         md_table(header, rows),
         "",
         *[f"- {line}" for line in lines],
-        "- river `OnlinePCA`: not timed; the released river 0.26.1 has no `river.decomposition`.",
+        "- river `OnlinePCA`: not timed, because no released river has it. `pip index versions river` lists "
+        "0.7.0 to 0.26.1; the PyPI wheels of 0.21.1, 0.21.2, 0.22.0, 0.23.0, 0.24.2, 0.25.0, 0.26.0 and 0.26.1 "
+        "contain no `river/decomposition` (the release notes of 0.24.0 and 0.24.1 add none either; earlier "
+        "releases predate the code). `decomposition.OnlinePCA` (Eftekhari et al. 2019) exists only in the "
+        "unmerged pull request online-ml/river#1509, open since 2024-03-06 (issue online-ml/river#1366).",
         "- FrequentDirections is not timed here: its SVD every l + 1 rows is a per-row Python/LAPACK cost "
         "(about 1 ms per shrink), far from the throughput of the others.",
         "- Oja uses one fixed rate x = 4 ln d from the exact lambda_1 (an oracle a stream does not have).",
