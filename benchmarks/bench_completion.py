@@ -36,13 +36,12 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils.extmath import randomized_svd
 
 from lrla import AltMinCompletion
 from lrla.completion._observed import entries_from_arrays
 from lrla.completion.altmin import SPECTRAL_POWER_ITER, relative_error
 from lrla.datasets import make_low_rank, sample_entries
-
-from sklearn.utils.extmath import randomized_svd
 
 from .core import Report, benchmark, machine_line, md_table, pinned_blas, time_interleaved
 
