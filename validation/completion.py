@@ -15,15 +15,12 @@ machine are steadier.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 import warnings
 
 import matplotlib.ticker
-import numba
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from lrla.completion import AltMinCompletion
 from lrla.completion._observed import entries_from_arrays
@@ -31,22 +28,13 @@ from lrla.completion.altmin import ADAPTIVE_FACTOR, half_step, incoherence, rela
 from lrla.datasets import make_low_rank, sample_entries
 from lrla.exceptions import ConvergenceWarning
 
-from .core import Result, claim, new_figure
+from .core import Result, claim, new_figure, one_thread
 from .stats import loglog_slope
 
 PAPER = ("Gu, Song, Yin, Zhang (ICLR 2024), Low rank matrix completion via robust alternating "
          "minimization in nearly linear time")
 
 
-@contextlib.contextmanager
-def _one_thread():
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield
-    finally:
-        numba.set_num_threads(before)
 
 
 def _instance(n, k, c, seed, *, condition=1.0, m=None):
@@ -115,7 +103,7 @@ def geometric_convergence(scale, seed):
     n, k = (300, 5) if scale == "quick" else (500, 10)
     settings = [(1.0, 3.0)] if scale == "quick" else [(1.0, 2.0), (1.0, 3.0), (3.0, 3.0)]
     runs = {}
-    with _one_thread():
+    with one_thread(numba=True):
         for condition, c in settings:
             truth, entries = _instance(n, k, c, seed, condition=condition)
             for solver in ("exact", "robust"):
@@ -137,7 +125,7 @@ def geometric_convergence(scale, seed):
 def _(scale, seed):
     # Under-sampling: |Omega| = 0.3 n k ln n is below the recovery threshold (about 1 n k ln n).
     n, k = (300, 5) if scale == "quick" else (500, 10)
-    with _one_thread():
+    with one_thread(numba=True):
         truth, entries = _instance(n, k, 0.3, seed)
         runs = {f"{s} c=0.3 (under-sampled)": _fit(entries, k, truth, seed, solver=s, n_iter=30).history_["error"]
                 for s in ("exact", "robust")}
@@ -192,7 +180,7 @@ def _rate_check(exact_err, other_err):
 )
 def inexact_robustness(scale, seed):
     n, k = (300, 5) if scale == "quick" else (500, 10)
-    with _one_thread():
+    with one_thread(numba=True):
         truth, entries = _instance(n, k, 3.0, seed)
         exact = _fit(entries, k, truth, seed, solver="exact").history_["error"]
         adaptive_model = _fit(entries, k, truth, seed, solver="robust")
@@ -227,7 +215,7 @@ def inexact_robustness(scale, seed):
 def _(scale, seed):
     # A fixed, too-loose inner tolerance: stalls at its floor instead of keeping the exact rate.
     n, k = (300, 5) if scale == "quick" else (500, 10)
-    with _one_thread():
+    with one_thread(numba=True):
         truth, entries = _instance(n, k, 3.0, seed)
         exact = _fit(entries, k, truth, seed, solver="exact").history_["error"]
         loose = _fit(entries, k, truth, seed, solver="robust", inner_tol=1e-3).history_["error"]
@@ -312,7 +300,7 @@ def incoherence_preserved(scale, seed):
     conditions = (1.0, 3.0)
     rows, traces = {}, {}
     ok = True
-    with _one_thread():
+    with one_thread(numba=True):
         for condition in conditions:
             truth, entries = _instance(n, k, 3.0, seed, condition=condition)
             mu_star = max(incoherence(truth[0]), incoherence(truth[2]))
@@ -337,7 +325,7 @@ def incoherence_preserved(scale, seed):
 def _(scale, seed):
     # "Error injection turned up": a perturbation of 3 sigma_min per half-step aimed at one coordinate.
     n, k = (400, 3) if scale == "quick" else (1000, 4)
-    with _one_thread():
+    with one_thread(numba=True):
         truth, entries = _instance(n, k, 3.0, seed)
         mu_star = max(incoherence(truth[0]), incoherence(truth[2]))
         mus, _ = _altmin_path(entries, k, truth, np.random.default_rng(seed), n_iter=10, perturb=_row_spike(3.0))
@@ -392,7 +380,7 @@ def _halfstep_costs(scale, seed, solver):
     else:
         m, n, n_obs, ks, repeat = 4000, 500, 1_000_000, (4, 8, 16, 32, 64), 3
     times, flops, steps_mean = [], [], []
-    with _one_thread():
+    with one_thread(numba=True):
         for k in ks:
             entries, U_t, V_warm, residual = _warm_state(m, n, n_obs, k, seed)
             rng = np.random.default_rng(seed)
@@ -490,7 +478,7 @@ def _success_curves(scale, seed, variants):
     else:
         n, k, cs, n_seeds = 300, 5, (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.6, 2.0), 12
     curves = {name: [] for name in variants}
-    with _one_thread():
+    with one_thread(numba=True):
         for c in cs:
             wins = {name: 0 for name in variants}
             for r in range(n_seeds):
@@ -620,7 +608,7 @@ def _init_check(ps, dists):
                "dist <= 1/2 at the largest p (what the JNS13 analysis needs).",
 )
 def spectral_init_claim(scale, seed):
-    with _one_thread():
+    with one_thread(numba=True):
         ps, dists = _init_distances(scale, seed, lambda e, k, rng: spectral_init(e, k, rng)[0])
     ok, fit = _init_check(ps, dists)
     return Result(
@@ -636,7 +624,7 @@ def spectral_init_claim(scale, seed):
 @spectral_init_claim.control
 def _(scale, seed):
     # An initialiser that ignores the observations (a random subspace) has no p-dependence.
-    with _one_thread():
+    with one_thread(numba=True):
         ps, dists = _init_distances(
             scale, seed, lambda e, k, rng: np.linalg.qr(rng.standard_normal((e.shape[0], k)))[0])
     ok, fit = _init_check(ps, dists)
@@ -687,7 +675,7 @@ def _relative_injection(eps0, truth, rng, *, adaptive=True):
 def _thresholds(scale, seed, adaptive):
     ns, k = ((120, 240, 480), 3) if scale == "quick" else ((200, 400, 800, 1600), 4)
     out, finals = [], {}
-    with _one_thread():
+    with one_thread(numba=True):
         for n in ns:
             truth, entries = _instance(n, k, 3.0, seed)
             ok_eps = []

@@ -43,7 +43,7 @@ from lrla.concat.clustering import METHODS, ORDERS, _greedy, _labels
 from lrla.concat.incremental import _update_unpruned
 from lrla.datasets import load_digits_blocks, make_block_family
 
-from .core import Result, claim, new_figure
+from .core import Result, claim, new_figure, one_thread
 from .stats import loglog_slope
 
 PAPER = ("M. Shamrai, Concatenated Matrix SVD: Compression Bounds, Incremental Approximation, "
@@ -839,9 +839,7 @@ def _per_block_times(kind, scale, seed):
                "SVD grows (reported, and used as the control).",
 )
 def runtime_scaling(scale, seed):
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
+    with one_thread(user_api=None):
         Ks, t = _per_block_times("incremental", scale, seed)
     fit = loglog_slope(Ks, t)
     return Result(passed=fit.ci_high < 0.5, reason=f"slope {fit.slope:.2f} [{fit.ci_low:.2f}, {fit.ci_high:.2f}]; "
@@ -852,9 +850,7 @@ def runtime_scaling(scale, seed):
 
 @runtime_scaling.control
 def _(scale, seed):
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
+    with one_thread(user_api=None):
         Ks, t = _per_block_times("exact", scale, seed)
     fit = loglog_slope(Ks, t)
     return Result(passed=fit.ci_high < 0.5, reason=f"exact re-SVD per step: slope {fit.slope:.2f} "

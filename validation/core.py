@@ -38,6 +38,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import importlib
 import json
@@ -49,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Claim", "Result", "Outcome", "claim", "registry", "load_all", "run_claims", "write_report", "SCALES"]
+__all__ = ["Claim", "Result", "Outcome", "claim", "registry", "load_all", "run_claims", "write_report", "SCALES", "one_thread"]
 
 SCALES = ("quick", "full")
 
@@ -411,3 +412,27 @@ def new_figure(ncols=1, nrows=1, width=5.0, height=3.8):
     for ax in axes.flat:
         ax.grid(True, which="both", alpha=0.3)
     return fig, (axes[0, 0] if axes.size == 1 else axes.ravel())
+
+
+@contextlib.contextmanager
+def one_thread(*, user_api="blas", numba=False):
+    """Pin BLAS (``user_api=None``: every threadpoolctl-managed pool) and, with ``numba=True``, numba's
+    threads to one while a claim runs; usable as ``with one_thread():`` or as the decorator ``@one_thread()``.
+
+    The claims' matrices are small: on the shared 2-core machine, threads there gain little and cost up
+    to ~30x in synchronisation, and timing claims must not depend on the load.
+    """
+    from threadpoolctl import threadpool_limits
+
+    numba_before = None
+    if numba:
+        import numba as nb
+
+        numba_before = nb.get_num_threads()
+        nb.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1, user_api=user_api):
+            yield
+    finally:
+        if numba_before is not None:
+            nb.set_num_threads(numba_before)

@@ -17,26 +17,15 @@ import math
 import numpy as np
 from scipy import stats as sps
 from scipy.linalg import eigh, eigvalsh
-from threadpoolctl import threadpool_limits
 
 from lrla.datasets import make_clusters_outliers
 from lrla.nystrom import InkEstimate, effective_dimension, ridge_leverage_scores
 from lrla.nystrom import _kernels
 from lrla.nystrom.leverage import estimate_scores, spectral_accuracy
 
-from .core import Result, claim, new_figure
+from .core import Result, claim, new_figure, one_thread
 from .stats import loglog_slope
 
-def _one_blas_thread(fn):
-    """Run a claim (or control) with BLAS pinned to one thread: its matrices are <= 1000-square, where
-    threads gain little and, on a loaded 2-core machine, cost up to ~30x in synchronisation."""
-
-    @functools.wraps(fn)
-    def wrapped(scale, seed):
-        with threadpool_limits(limits=1, user_api="blas"):
-            return fn(scale, seed)
-
-    return wrapped
 
 
 PAPER = "Calandriello, Lazaric & Valko (2016), Analysis of Nystrom method with sequential ridge leverage scores, UAI"
@@ -131,7 +120,7 @@ def _estimator_ratios(scale, seed, factor):
     prediction="At every checkpoint of an INK stream: all ratios tau~/tau inside the eps_emp interval (relative "
                "slack 1e-8); at checkpoints with eps_emp <= eps = 0.5, all inside [1/3, 1].",
 )
-@_one_blas_thread
+@one_thread()
 def rls_estimator_accuracy(scale, seed):
     rows = _estimator_ratios(scale, seed, 1.0 - EPSILON)
     tol = 1e-8
@@ -161,7 +150,7 @@ def rls_estimator_accuracy(scale, seed):
 
 
 @rls_estimator_accuracy.control
-@_one_blas_thread
+@one_thread()
 def _(scale, seed):
     # Same check on the estimator without the (1 - eps) factor: its upper side must break.
     rows = _estimator_ratios(scale, seed, 1.0)
@@ -245,7 +234,7 @@ def _judge_reconstruction(runs, delta=0.1):
                "checkpoints in a fraction of seeds compatible with delta = 0.1 (binomial test at 5 %); "
                "eps_emp(t) <= eps is reported.",
 )
-@_one_blas_thread
+@one_thread()
 def reconstruction_every_step(scale, seed):
     runs = _reconstruction_runs(scale, seed, uniform=False)
     frac, n_fail, ok, bound = _judge_reconstruction(runs)
@@ -264,7 +253,7 @@ def reconstruction_every_step(scale, seed):
 
 
 @reconstruction_every_step.control
-@_one_blas_thread
+@one_thread()
 def _(scale, seed):
     runs = _reconstruction_runs(scale, seed, uniform=True)
     frac, n_fail, ok, bound = _judge_reconstruction(runs)
@@ -367,7 +356,7 @@ def _judge_space(runs):
                "over the second half of the stream < 0.5 (d_eff_t grows with t at fixed ridge, so |D_t| itself "
                "need not be flat; a store-everything dictionary has ~1 - slope of d_eff_t).",
 )
-@_one_blas_thread
+@one_thread()
 def space_effective_dimension(scale, seed):
     runs = _space_runs(scale, seed)
     fit, within, slopes, plateau, raw = _judge_space(runs)
@@ -385,7 +374,7 @@ def space_effective_dimension(scale, seed):
 
 
 @space_effective_dimension.control
-@_one_blas_thread
+@one_thread()
 def _(scale, seed):
     runs = _space_runs(scale, seed, thinning=False)
     fit, within, slopes, plateau, raw = _judge_space(runs)
@@ -439,7 +428,7 @@ def _risk(K, f_star, mu, sigma):
 
 
 @functools.lru_cache(maxsize=4)
-@_one_blas_thread
+@one_thread()
 def _krr_runs(scale, seed):
     """Risk ratios (t, standard, regularised, uniform-standard) at each checkpoint and seed."""
     n, cps, n_seeds = _reconstruction_setup(scale)
@@ -484,7 +473,7 @@ KRR_BOUND = (1 + RECON_RIDGE / (KRR_MU * (1 - EPSILON))) ** 2
     prediction="Closed-form fixed-design risk, mu = 1, gamma = 0.3, eps = 0.5, sigma = 0.25, f* with bumps on the "
                "outliers: ratio <= 2.56 at every checkpoint and seed, for the standard and regularised Nystrom.",
 )
-@_one_blas_thread
+@one_thread()
 def krr_risk(scale, seed):
     rows = _krr_runs(scale, seed)
     mx_std = max(r[1] for r in rows)
@@ -499,7 +488,7 @@ def krr_risk(scale, seed):
 
 
 @krr_risk.control
-@_one_blas_thread
+@one_thread()
 def _(scale, seed):
     # The bound with its ridge term dropped, R(K~) <= R(K), on the same regularised-Nystrom risks:
     # the term is needed (the regularised sketch does raise the bias).
@@ -567,7 +556,7 @@ def _judge_eps(budgets, eps):
                "than -1/2 (CI lower end <= -0.5), and a non-vacuous accuracy (median eps_emp < 1) at the largest "
                "budget; the measured slope is reported.",
 )
-@_one_blas_thread
+@one_thread()
 def epsilon_budget_rate(scale, seed):
     budgets, eps = _eps_budget_runs(scale, seed, uniform=False)
     fit, med, ok = _judge_eps(budgets, eps)
@@ -583,7 +572,7 @@ def epsilon_budget_rate(scale, seed):
 
 
 @epsilon_budget_rate.control
-@_one_blas_thread
+@one_thread()
 def _(scale, seed):
     # The q^(-1/2) rate needs independent slots (matrix Bernstein). Same check on INK whose slots all
     # share one pair of uniforms per step: every slot holds the same point, so eps cannot shrink with q.
@@ -707,7 +696,7 @@ def _judge_cost(ns, evals, budgets):
                "ceil(8 d_eff/eps^2)): evaluations <= n (qbar + 1) at every n and < n(n+1)/4 at the largest n. "
                "The log-log slope in n is reported (1 asymptotically, once |D_t| saturates at qbar).",
 )
-@_one_blas_thread
+@one_thread()
 def single_pass_cost(scale, seed):
     viol, logged, expected, counted = _single_pass_check(150 if scale == "quick" else 400, seed)
     ns, evals, deffs, sizes, budgets = _cost_sweep(scale, seed, exact=False)
@@ -725,7 +714,7 @@ def single_pass_cost(scale, seed):
 
 
 @single_pass_cost.control
-@_one_blas_thread
+@one_thread()
 def _(scale, seed):
     ns, evals, _, _, budgets = _cost_sweep(scale, seed, exact=True)
     fit, frac, ok, linear = _judge_cost(ns, evals, budgets)
@@ -772,7 +761,7 @@ def _slot_law(n_pts, n_slots, seed, corrected):
     return float(chi2), float(pval)
 
 
-@_one_blas_thread
+@one_thread()
 def _identities(scale, seed):
     n = 120 if scale == "quick" else 300
     X, _, K = _instance(n, seed)
@@ -807,7 +796,7 @@ def _identities(scale, seed):
     prediction="All identities hold at every t to 1e-9; the slot kernel (INK-ORACLE with exact scores) over "
                "20000 independent slots passes a chi-square test of the law p_{t,i} (p-value > 0.001).",
 )
-@_one_blas_thread
+@one_thread()
 def sequential_identities(scale, seed):
     mono_tau, mono_deff, step_ok, sandwich_ok, deffs, donls, logdets = _identities(scale, seed)
     n_slots = 20000 if scale == "quick" else 100000
@@ -823,7 +812,7 @@ def sequential_identities(scale, seed):
 
 
 @sequential_identities.control
-@_one_blas_thread
+@one_thread()
 def _(scale, seed):
     n_slots = 20000 if scale == "quick" else 100000
     chi2, pval = _slot_law(30, n_slots, seed, corrected=False)

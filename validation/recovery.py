@@ -21,13 +21,12 @@ import warnings
 
 import numpy as np
 from scipy import integrate
-from threadpoolctl import threadpool_limits
 
 from lrla.datasets import make_sensing_problem
 from lrla.exceptions import ConvergenceWarning
 from lrla.recovery import GaussianSensing, SubgradientRecovery
 
-from .core import Result, claim, new_figure
+from .core import Result, claim, new_figure, one_thread
 from .stats import loglog_slope
 
 PAPER = ("J. Ma and S. Fattahi, Global convergence of sub-gradient method for robust matrix recovery: "
@@ -60,7 +59,7 @@ def factored_descent(op, y, X_true, U0, steps, *, loss):
     m = op.n_measurements
     U = U0.copy()
     errors = np.empty(len(steps))
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_thread():
         for t, eta in enumerate(steps):
             if loss == "l1":
                 GR, GtL, _ = op._sign_step(U, U, y)

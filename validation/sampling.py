@@ -26,7 +26,7 @@ from lrla.sampling import (
 )
 from lrla.sampling.rows import RowSample
 
-from .core import Result, claim, new_figure
+from .core import Result, claim, new_figure, one_thread
 from .stats import loglog_slope
 
 PAPER = "Woodruff & Yasuda (2023), Sharper Bounds for l_p Sensitivity Sampling, ICML"
@@ -555,9 +555,7 @@ def _m_star_certified(A, scores, p, d_b, n_trials, seed):
 
 
 def _high_p_sweep(scale, seed, scheme, p):
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):  # thousands of 100 x 2 QRs: BLAS threads only contend on a shared machine
+    with one_thread(user_api=None):  # thousands of 100 x 2 QRs: BLAS threads only contend on a shared machine
         return _high_p_sweep_rows(scale, seed, scheme, p)
 
 
@@ -853,9 +851,7 @@ def _identity_heavy(d, seed):
 
 
 def _flat_m_star(scale, seed, family):
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):  # thousands of small products: BLAS threads only contend on a shared machine
+    with one_thread(user_api=None):  # thousands of small products: BLAS threads only contend on a shared machine
         return _flat_m_star_rows(scale, seed, family)
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from lrla import FrequentDirections, OjaTopEigenvector, RandomOrderTopEigenvector
 from lrla.datasets import (
@@ -33,23 +32,13 @@ from lrla.datasets import (
     stream_oja_hard_instance,
 )
 
-from .core import Result, claim, new_figure
+from .core import Result, claim, new_figure, one_thread
 from .stats import loglog_slope
 
 PAPER = ("P. Kacham and D. P. Woodruff, Approximating the top eigenvector in random order streams, "
          "NeurIPS 2024 (arXiv:2412.11963)")
 #: What "no heavy-row store" means below: L -> 0 puts the heavy threshold out of reach.
 NO_STORE = 1e-300
-
-
-def _blas1(fn):
-    def wrapped(scale, seed):
-        with threadpool_limits(1, user_api="blas"):
-            return fn(scale, seed)
-
-    wrapped.__doc__ = fn.__doc__
-    wrapped.__name__ = fn.__name__
-    return wrapped
 
 
 _CACHE = {}
@@ -126,7 +115,7 @@ def _kw_rate_check(runs):
                "the 90th-percentile error stays <= 1/sqrt(R) at every R >= 7; the measured slope is reported "
                "(derivation: about -1 for the light part).",
 )
-@_blas1
+@one_thread()
 def kw_rate(scale, seed):
     runs = _shared(("kw-rate", scale, seed), lambda: _kw_rate_runs(scale, seed))[True]
     ok, worst, level, curves = _kw_rate_check(runs)
@@ -145,7 +134,7 @@ def kw_rate(scale, seed):
 
 
 @kw_rate.control
-@_blas1
+@one_thread()
 def _(scale, seed):
     """The same check with the heavy-row store disabled (heavy rows sampled like light rows)."""
     runs = _shared(("kw-rate", scale, seed), lambda: _kw_rate_runs(scale, seed))[False]
@@ -238,7 +227,7 @@ def _kw_space(scale, seed, order):
                "and per planted h the count at the largest n exceeds the count at the smallest n by at most "
                "log2 d (n grows 8-16x).",
 )
-@_blas1
+@one_thread()
 def kw_space(scale, seed):
     ok, runs, by_h, slack = _kw_space(scale, seed, None)
     return Result(
@@ -253,7 +242,7 @@ def kw_space(scale, seed):
 
 
 @kw_space.control
-@_blas1
+@one_thread()
 def _(scale, seed):
     """Adversarial order (rows by decreasing norm: heavy rows first) breaks the running threshold."""
     ok, runs, by_h, slack = _kw_space(scale, seed, "norm_descending")
@@ -369,7 +358,7 @@ def _kw_lb_label(c):
                "median error x R^2 >= 1/2 of its max (not falling faster than 1/R^2). Reported: the log-log "
                "slope vs the exact R with its 95% CI (derivation: -2), and the kept-rows floor.",
 )
-@_blas1
+@one_thread()
 def kw_lower_bound(scale, seed):
     runs = _shared(("kw-lb", scale, seed), lambda: _kw_lb_runs(scale, seed))
     ok, curves = _kw_lb_check(runs, capped=True)
@@ -394,7 +383,7 @@ def kw_lower_bound(scale, seed):
 
 
 @kw_lower_bound.control
-@_blas1
+@one_thread()
 def _(scale, seed):
     """The same check on the uncapped store (all heavy rows kept): the error keeps falling with n."""
     runs = _shared(("kw-lb", scale, seed), lambda: _kw_lb_runs(scale, seed))
@@ -536,7 +525,7 @@ def _px3_runs(scale, seed):
                "within 1e-6, and the random-order algorithm reaches |<v, e1>| >= 0.9 (n >= 64 d log2 d) and "
                "beats the best rate.",
 )
-@_blas1
+@one_thread()
 def px_hard_instance(scale, seed):
     out, rates, threshold = _shared(("px3", scale, seed), lambda: _px3_runs(scale, seed))
     fail_runs = [o for o in out if o["predicted_fail"]]
@@ -571,7 +560,7 @@ def px_hard_instance(scale, seed):
 
 
 @px_hard_instance.control
-@_blas1
+@one_thread()
 def _(scale, seed):
     """The success criterion (|<v, e1>| >= 0.9 on every seed) applied to the best fixed-rate Oja."""
     out, _, _ = _shared(("px3", scale, seed), lambda: _px3_runs(scale, seed))
@@ -642,7 +631,7 @@ def _growth_check(dims, r_star, step):
                "rate of a sweep reaches |<z, v1>| >= 0.9 on every seed satisfies R*(d_max)/ln d_max <= "
                "R*(d_min)/ln d_min times one grid step.",
 )
-@_blas1
+@one_thread()
 def px_random_order(scale, seed):
     sw = _px1_sweep(scale)
     step = float(sw["gaps"][1] / sw["gaps"][0])
@@ -767,7 +756,7 @@ def _fd_sketch(A, ell, rs):
                "own a-posteriori bound) on every instance and sketch size; the bound is informative (< 1) "
                "on most of them.",
 )
-@_blas1
+@one_thread()
 def fd_bound(scale, seed):
     ok, rows, informative = _fd_check(scale, seed, "fd")
     ratio = rows[:, 3] / np.minimum(rows[:, 4], rows[:, 5])
@@ -790,7 +779,7 @@ def _uniform_sketch(A, ell, rs):
 
 
 @fd_bound.control
-@_blas1
+@one_thread()
 def _(scale, seed):
     """The same angle check for a same-space uniform row sample against the FD a-priori bound."""
     ok, rows, informative = _fd_check(scale, seed, "uniform")
