@@ -8,8 +8,8 @@ completion   make_low_rank, make_observation_mask, sample_entries
 concat       make_block_family, load_digits_blocks, load_mlp_weight_blocks
 sampling     make_flat_matrix, make_heavy_row_matrix, make_two_block_matrix, make_heavy_tailed_matrix
 nystrom      make_clusters_outliers, load_digits_features, stream_order
-streaming    make_spiked_stream, make_heavy_tilt_stream, make_oja_hard_instance, stream_oja_hard_instance,
-             oja_hard_instance_oracle, adversarial_order
+streaming    make_spiked_stream, make_heavy_tilt_stream, stream_heavy_tilt_stream, make_oja_hard_instance,
+             stream_oja_hard_instance, oja_hard_instance_oracle, adversarial_order
 recovery     make_sensing_problem (-> SensingProblem)
 """
 
@@ -550,6 +550,7 @@ from .streaming._instances import (  # noqa: E402,F401  (streaming section)
     make_oja_hard_instance,
     make_spiked_stream,
     oja_hard_instance_oracle,
+    stream_heavy_tilt_stream,
     stream_oja_hard_instance,
 )
 

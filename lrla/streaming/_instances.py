@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._rng import check_random_state
+from .._rng import check_random_state, spawn
 from .._validation import check_array, check_int, check_option, check_scalar
 
-__all__ = ["make_spiked_stream", "make_heavy_tilt_stream", "make_oja_hard_instance", "stream_oja_hard_instance",
+__all__ = ["make_spiked_stream", "make_heavy_tilt_stream", "stream_heavy_tilt_stream", "make_oja_hard_instance", "stream_oja_hard_instance",
            "oja_hard_instance_oracle", "adversarial_order", "ADVERSARIAL_ORDERS"]
 
 ADVERSARIAL_ORDERS = ("norm_ascending", "norm_descending", "spike_first", "spike_last")
@@ -137,13 +137,98 @@ def make_heavy_tilt_stream(n, d, gap, n_heavy, *, tilt=np.pi / 4, random_state=N
     G = rng.standard_normal((n, d))
     G -= np.outer(G @ v, v)
     light = G * np.sqrt(1.0 / (gap * n)) + np.outer(rng.standard_normal(n) * np.sqrt(1.0 / n), v)
-    # Orthonormal u_j orthogonal to v: QR of [v, random], drop the first column.
-    Q, _ = np.linalg.qr(np.column_stack([v, rng.standard_normal((d, h))]))
-    U = Q[:, 1:h + 1].T * np.sign(Q[:, 0] @ v)
-    heavy = np.sqrt(1.0 / gap) * (np.cos(tilt) * v + np.sin(tilt) * U)
+    heavy = _tilted_heavy_rows(v, rng.standard_normal((d, h)), gap, tilt)
     rows = np.vstack([light, heavy])[rng.permutation(n + h)]
     v1, l1, l2 = _top_two(rows)
     return rows, v1, l1 / l2
+
+
+def _tilted_heavy_rows(v, draw, gap, tilt):
+    """``sqrt(1/gap) (cos(t) v + sin(t) u_j)`` with orthonormal ``u_j``: QR of ``[v, draw]``, first column dropped."""
+    h = draw.shape[1]
+    Q, _ = np.linalg.qr(np.column_stack([v, draw]))
+    U = Q[:, 1:h + 1].T * np.sign(Q[:, 0] @ v)
+    return np.sqrt(1.0 / gap) * (np.cos(tilt) * v + np.sin(tilt) * U)
+
+
+def stream_heavy_tilt_stream(n, d, gap, n_heavy, *, tilt=np.pi / 4, chunk_rows=8192, random_state=None):
+    """The instance of :func:`make_heavy_tilt_stream`, generated chunk by chunk (same law, other draws).
+
+    At the stream lengths where the light-row noise is well below the
+    heavy-row effect (``n`` ~ 10^6, ``d`` ~ 100) the dense matrix and the
+    temporaries of :func:`make_heavy_tilt_stream` take gigabytes. Here only
+    the ``n_heavy`` heavy rows and their positions are held; the light rows
+    of each chunk are drawn when the chunk is needed. The law is that of
+    :func:`make_heavy_tilt_stream`: the light rows are i.i.d. (so a uniform
+    shuffle of them is i.i.d. too), and the heavy rows sit at a uniformly
+    random ordered set of ``n_heavy`` of the ``n + n_heavy`` positions (where
+    a uniform permutation puts them). The draws differ, so the rows are not
+    those of :func:`make_heavy_tilt_stream` for the same seed. They do not
+    depend on ``chunk_rows``.
+
+    Parameters
+    ----------
+    n, d, gap, n_heavy, tilt, random_state
+        As in :func:`make_heavy_tilt_stream`.
+    chunk_rows : int, default 8192
+        Rows per yielded chunk (the last one may be shorter).
+
+    Returns
+    -------
+    chunks : iterator of ndarray of shape (<= chunk_rows, d)
+        The ``n + n_heavy`` rows in stream order (float64). Pass it to
+        ``fit``/``partial_fit``; call the function again (same
+        ``random_state``) for a second pass. The exact ``v1`` and
+        ``lambda_1 / lambda_2`` are those of the sum of ``c.T @ c`` over the
+        chunks (the caller accumulates it while streaming).
+    heavy_rows : ndarray of shape (n_heavy, d)
+        The heavy rows, in stream order (bit-identical to the rows in the chunks).
+    heavy_positions : ndarray of shape (n_heavy,)
+        Their positions in the stream (increasing).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrla.datasets import stream_heavy_tilt_stream
+    >>> chunks, heavy, pos = stream_heavy_tilt_stream(5000, 16, gap=8.0, n_heavy=4, chunk_rows=1000,
+    ...                                               random_state=0)
+    >>> rows = np.vstack(list(chunks))
+    >>> rows.shape, bool(np.array_equal(rows[pos], heavy))
+    ((5004, 16), True)
+    """
+    n = check_int(n, "n", min_value=1)
+    d = check_int(d, "d", min_value=2)
+    gap = check_scalar(gap, "gap", low=1.0, low_inclusive=False)
+    h = check_int(n_heavy, "n_heavy", min_value=0, max_value=d - 1)
+    tilt = check_scalar(tilt, "tilt", low=0.0, high=np.pi / 2)
+    chunk_rows = check_int(chunk_rows, "chunk_rows", min_value=1)
+    rng = check_random_state(random_state)
+    v = rng.standard_normal(d)
+    v /= np.linalg.norm(v)
+    heavy = _tilted_heavy_rows(v, rng.standard_normal((d, h)), gap, tilt)
+    where = rng.choice(n + h, size=h, replace=False)  # heavy row j at position where[j]
+    order = np.argsort(where)
+    heavy, where = np.ascontiguousarray(heavy[order]), where[order]
+    # One generator for the Gaussian vectors, one for the spike coefficients: a row's draws do not
+    # depend on where the chunk boundaries fall.
+    rng_g, rng_xi = spawn(rng, 2)
+    bulk, spike = np.sqrt(1.0 / (gap * n)), np.sqrt(1.0 / n)
+    total = n + h
+
+    def chunks():
+        for start in range(0, total, chunk_rows):
+            m = min(chunk_rows, total - start)
+            # A row of each kind is drawn at every position (the draws at heavy positions are
+            # overwritten): the light rows stay i.i.d. and the draws follow the positions.
+            out = rng_g.standard_normal((m, d))
+            coef = rng_xi.standard_normal(m) * spike - bulk * (out @ v)  # g - (g.v) v, plus xi v
+            out *= bulk
+            out += np.outer(coef, v)
+            lo, hi = np.searchsorted(where, [start, start + m])
+            out[where[lo:hi] - start] = heavy[lo:hi]
+            yield out
+
+    return chunks(), heavy.copy(), where.copy()
 
 
 def make_oja_hard_instance(d, gap, n_spike, *, rows_per_coordinate=64, random_state=None):
