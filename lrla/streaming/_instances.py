@@ -164,7 +164,7 @@ def stream_heavy_tilt_stream(n, d, gap, n_heavy, *, tilt=np.pi / 4, chunk_rows=8
     random ordered set of ``n_heavy`` of the ``n + n_heavy`` positions (where
     a uniform permutation puts them). The draws differ, so the rows are not
     those of :func:`make_heavy_tilt_stream` for the same seed. They do not
-    depend on ``chunk_rows``.
+    depend on ``chunk_rows`` (up to the rounding of a BLAS product).
 
     Parameters
     ----------
