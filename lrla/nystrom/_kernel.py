@@ -43,7 +43,7 @@ def _is_float64_dense(A):
     return type(A) is np.ndarray and A.dtype == np.float64 and A.ndim == 2
 
 
-def rbf_float64(X, Y, gamma, x_sq=None, y_sq=None):
+def rbf_float64(X, Y, gamma, x_sq=None, y_sq=None, out=None):
     """scikit-learn's ``rbf_kernel`` on validated float64 arrays, without its per-call validation.
 
     The operations are those of ``rbf_kernel`` (``-2 X Y^T + |x|^2 + |y|^2``,
@@ -52,7 +52,9 @@ def rbf_float64(X, Y, gamma, x_sq=None, y_sq=None):
     entry is within 1 ulp of scikit-learn's; skipping the input checks (the
     callers hold validated arrays) saves about a millisecond per call, which
     dominated the recursive sampler at small sizes, and the element-wise part
-    is numba instead of five numpy passes. Requires ``gamma >= 0``.
+    is numba instead of five numpy passes. Requires ``gamma >= 0``. ``out``
+    (C-ordered float64 of the result's shape, ``Y`` given) receives the block
+    without a new allocation.
     """
     if Y is X:
         Y, y_sq = None, None
@@ -62,7 +64,7 @@ def rbf_float64(X, Y, gamma, x_sq=None, y_sq=None):
         return _kernels.rbf_from_gram(X @ X.T, x_sq, x_sq, gamma, True)
     if y_sq is None:
         y_sq = np.einsum("ij,ij->i", Y, Y)
-    return _kernels.rbf_from_gram(X @ Y.T, x_sq, y_sq, gamma, False)
+    return _kernels.rbf_from_gram(np.matmul(X, Y.T, out=out), x_sq, y_sq, gamma, False)
 
 
 class KernelFunction:
@@ -82,11 +84,18 @@ class KernelFunction:
             return rbf_float64(X, Y, float(self.params["gamma"]))
         return pairwise_kernels(X, Y, metric=self.kernel, filter_params=True, **self.params)
 
-    def block(self, X, Y, x_sq, y_sq):
-        """k(X, Y) for float64 rows whose squared norms ``x_sq``, ``y_sq`` are precomputed (RBF), else k(X, Y)."""
+    def block(self, X, Y, x_sq, y_sq, out=None):
+        """float64 k(X, Y); for RBF, float64 rows whose squared norms ``x_sq``, ``y_sq`` are precomputed.
+
+        ``out``: a C-ordered float64 array of shape (len(X), len(Y)) that receives the block.
+        """
         if self.is_rbf and _is_float64_dense(X) and _is_float64_dense(Y):
-            return rbf_float64(X, Y, float(self.params["gamma"]), x_sq, y_sq)
-        return self(X, Y)
+            return rbf_float64(X, Y, float(self.params["gamma"]), x_sq, y_sq, out)
+        K = self(X, Y)
+        if out is None:
+            return np.ascontiguousarray(K, dtype=np.float64)
+        out[...] = K
+        return out
 
     def diag(self, X):
         k = self.kernel

@@ -38,6 +38,38 @@ def _sample_without_replacement(rng, scores, size):
     return np.argpartition(keys, size - 1)[:size]
 
 
+# A level's kernel block is evaluated in column chunks of about this many bytes instead of whole.
+# The whole block (|sample| x n: 1.1 MB for digits at m = 100) was a fresh allocation per level
+# that glibc served with mmap, so each fit paid ~670 page faults on first touch, and the block
+# left L2 between the gemm, the exponentials and the triangular solve. Chunks keep it in L2 and
+# reuse one buffer per level; 512 KiB was the best of 64 KiB ... 2 MB measured on digits and
+# clusters+outliers (smaller chunks pay more Python and BLAS call overhead when d is small).
+_CHUNK_BYTES = 1 << 19
+
+
+def _rls_quadratic_forms(kernel, X, rows, Xs, xs_sq, sq_norms, L, out):
+    """``out[i] = k_i^T M^{-1} k_i = ||L^{-1} k(Xs, X[rows[i]])||^2`` with ``M = L L^T``, chunk by chunk.
+
+    Each chunk of columns ``k(Xs, X[rows[a:b]])`` is computed into one reused
+    buffer, as the C-ordered (|Xs|, b - a) block whose transpose is the
+    Fortran-ordered matrix that a right-side ``dtrsm`` overwrites with
+    ``K^T L^{-T}`` in place; the squared row norms of that are the forms.
+    """
+    s = Xs.shape[0]
+    width = max(16, _CHUNK_BYTES // (8 * s))
+    block = np.empty(s * min(width, rows.shape[0]))
+    points = np.empty((min(width, rows.shape[0]), X.shape[1]), dtype=X.dtype)
+    for start in range(0, rows.shape[0], width):
+        stop = min(start + width, rows.shape[0])
+        chunk = rows[start:stop]
+        Xc = np.take(X, chunk, axis=0, out=points[: stop - start])
+        xc_sq = sq_norms[chunk] if sq_norms is not None else None
+        KT = kernel.block(Xs, Xc, xs_sq, xc_sq, out=block[: s * (stop - start)].reshape(s, stop - start))
+        B = dtrsm(1.0, L, KT.T, side=1, lower=1, trans_a=1, overwrite_b=1)
+        np.einsum("ij,ij->i", B, B, out=out[start:stop])
+    return out
+
+
 def recursive_rls_indices(kernel, X, n_landmarks, rng, ridge=None):
     """Recursive ridge leverage score sampling of Musco & Musco (2017), ported from their MATLAB.
 
@@ -48,7 +80,9 @@ def recursive_rls_indices(kernel, X, n_landmarks, rng, ridge=None):
     and keeps each point by a Bernoulli draw (weights ``1/sqrt(p)``). The top level
     draws exactly ``n_landmarks`` points without replacement proportionally to
     its estimates. ``lambda`` is the rule of :func:`musco_ridge` at every level,
-    unless ``ridge`` is given. Cost: O(n s) kernel evaluations, O(n s^2) time.
+    unless ``ridge`` is given. Cost: O(n s) kernel evaluations, O(n s^2) time,
+    O(s^2 + chunk) memory beyond the data: a level's kernel block is never
+    stored whole (:func:`_rls_quadratic_forms`).
     The kernel blocks and the quadratic forms are float64 whatever the dtype of
     ``X`` (the estimates subtract ``k_i^T M^{-1} k_i`` from ``k_ii``).
     """
@@ -62,35 +96,28 @@ def recursive_rls_indices(kernel, X, n_landmarks, rng, ridge=None):
     sizes = [n]
     for _ in range(n_levels):
         sizes.append(math.ceil(sizes[-1] / 2))
-    samp = np.arange(sizes[-1])
+    samp = np.arange(sizes[-1])  # positions in the sampling order perm (each level is a prefix of it)
     weights = np.ones(samp.shape[0])
-    # Rows in sampling order, once: every level's points are a prefix (a view), and
-    # the squared norms the RBF kernel needs are computed once, not once per level.
-    Xp = X[perm]
-    sq_norms = None
-    if kernel.is_rbf:
-        Xp = Xp.astype(np.float64, copy=False)
-        sq_norms = np.einsum("ij,ij->i", Xp, Xp)
-    k_diag = kernel.diag(Xp).astype(np.float64)
+    X = X.astype(np.float64, copy=False) if kernel.is_rbf else X
+    sq_norms = np.einsum("ij,ij->i", X, X) if kernel.is_rbf else None
+    k_diag = kernel.diag(X).astype(np.float64, copy=False)
+    quad = np.empty(n)
     for level in range(n_levels - 1, -1, -1):
         size = sizes[level]
-        # k(sample, level points) as a C-ordered (|samp|, size) block: its transpose is the
-        # Fortran-ordered (size, |samp|) matrix that BLAS trsm takes in place, with no copy
-        if sq_norms is not None:
-            KT = kernel.block(Xp[samp], Xp[:size], sq_norms[samp], sq_norms[:size])
-        else:
-            KT = np.ascontiguousarray(kernel(Xp[samp], Xp[:size]), dtype=np.float64)
-        SKS = KT[:, samp]
+        rows, sample_rows = perm[:size], perm[samp]
+        Xs = X[sample_rows]
+        xs_sq = sq_norms[sample_rows] if sq_norms is not None else None
+        SKS = kernel.block(Xs, Xs, xs_sq, xs_sq)
         lam = ridge if ridge is not None else musco_ridge(SKS, weights, s)
         M = SKS + np.diag(lam / weights**2)
         L, info = dpotrf(M, lower=1, clean=0, overwrite_a=1)
-        if info == 0:  # k_i^T M^{-1} k_i = ||L^{-1} k_i||^2: rows of K_S L^{-T}, one trsm
-            B = dtrsm(1.0, L, KT.T, side=1, lower=1, trans_a=1, overwrite_b=1).T
-            quad = np.einsum("ji,ji->i", B, B)
+        if info == 0:  # k_i^T M^{-1} k_i = ||L^{-1} k_i||^2 from one Cholesky
+            _rls_quadratic_forms(kernel, X, rows, Xs, xs_sq, sq_norms, L, quad[:size])
         else:
+            KT = kernel.block(Xs, X[rows], xs_sq, sq_norms[rows] if sq_norms is not None else None)
             B = np.linalg.lstsq(SKS + np.diag(lam / weights**2), KT, rcond=None)[0]
-            quad = np.einsum("ji,ji->i", KT, B)
-        raw = np.maximum(0.0, k_diag[:size] - quad) / lam
+            quad[:size] = np.einsum("ji,ji->i", KT, B)
+        raw = np.maximum(0.0, k_diag[rows] - quad[:size]) / lam
         if level > 0:
             levs = np.minimum(1.0, oversample * raw)
             samp = np.flatnonzero(rng.random(size) < levs)

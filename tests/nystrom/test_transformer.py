@@ -157,3 +157,30 @@ def test_recursive_sampler_float32_and_other_kernels():
         idx = est.component_indices_
         assert idx.shape == (40,) and np.unique(idx).shape == (40,)
         assert est.components_.dtype == Xin.dtype
+
+
+@pytest.mark.parametrize("kernel, params", [("rbf", {"gamma": 0.5}), ("laplacian", {"gamma": 0.5})])
+def test_chunked_quadratic_forms_match_dense(monkeypatch, kernel, params):
+    # the recursive sampler's k_i^T M^{-1} k_i, evaluated chunk by chunk, against a dense solve
+    from scipy.linalg.lapack import dpotrf
+
+    from lrla.nystrom import transformer
+    from lrla.nystrom._kernel import KernelFunction
+
+    X, _ = make_clusters_outliers(257, n_outliers=7, random_state=2)
+    k = KernelFunction(kernel, params, X.shape[1])
+    rng = np.random.default_rng(0)
+    rows = rng.permutation(257)[:200]
+    sample = rows[:23]
+    sq = np.einsum("ij,ij->i", X, X) if k.is_rbf else None
+    Xs = X[sample]
+    xs_sq = sq[sample] if k.is_rbf else None
+    M = k(Xs, Xs) + np.diag(rng.uniform(0.1, 1.0, 23))
+    L, info = dpotrf(M, lower=1, clean=1)
+    assert info == 0
+    K_sr = k(Xs, X[rows])
+    expected = np.einsum("ji,ji->i", K_sr, np.linalg.solve(M, K_sr))
+    for chunk_bytes in (8 * 23 * 16, 8 * 23 * 50, 1 << 19):  # 16-column chunks, a ragged last chunk, one chunk
+        monkeypatch.setattr(transformer, "_CHUNK_BYTES", chunk_bytes)
+        out = transformer._rls_quadratic_forms(k, X, rows, Xs, xs_sq, sq, L, np.full(200, np.nan))
+        np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-12)
