@@ -34,6 +34,25 @@ def test_solve_exact_matches_lstsq(problem, k):
     np.testing.assert_allclose(out, reference.solve_lstsq(e.row_indptr, e.row_idx, e.row_vals, F), atol=1e-10)
 
 
+@pytest.mark.parametrize("k", [32, 33])  # the gather takes four entries at a time from k = 32 on
+def test_large_rank_gather_paths_match_lstsq(k):
+    rng = np.random.default_rng(3)
+    m, n = 30, 90
+    F = rng.standard_normal((n, k))
+    mask = rng.random((m, n)) < 0.8  # 60-85 entries per row: every remainder modulo 4 occurs
+    rows, cols = np.nonzero(mask)
+    e, _ = entries_from_arrays(rows, cols, rng.standard_normal(rows.size), (m, n))
+    assert len(set(np.diff(e.row_indptr) % 4)) == 4
+    expected = reference.solve_lstsq(e.row_indptr, e.row_idx, e.row_vals, F)
+    exact = np.empty((m, k))
+    _kernels.solve_exact(e.row_indptr, e.row_idx, e.row_vals, F, exact, NO_RESIDUAL, 4)
+    np.testing.assert_allclose(exact, expected, atol=1e-9)
+    cg = np.zeros((m, k))
+    steps = np.zeros(m, dtype=np.int64)
+    _kernels.solve_cg(e.row_indptr, e.row_idx, e.row_vals, F, cg, 200, 1e-14, steps, NO_RESIDUAL, 4)
+    np.testing.assert_allclose(cg, expected, atol=1e-8)
+
+
 @pytest.mark.parametrize("solver", ["exact", "cg"])
 def test_fused_residual_matches_reference(problem, solver):
     e, F = problem
