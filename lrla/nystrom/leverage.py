@@ -186,8 +186,9 @@ def musco_ridge(K_ss, weights, n_landmarks):
     Kw = K_ss * weights[:, None]
     Kw *= weights[None, :]
     # all eigenvalues (no eigenvectors) cost less than a subset by index at these sizes; LAPACK's
-    # dsyevr directly, without the wrapper of eigvalsh (called once per level of the recursive sampler)
-    ev, _, _, _, info = dsyevr(Kw, compute_v=0, overwrite_a=1)
+    # dsyevr directly, without the wrapper of eigvalsh (called once per level of the recursive sampler),
+    # on Kw.T: the same symmetric matrix, Fortran-ordered, so that the wrapper does not copy it
+    ev, _, _, _, info = dsyevr(Kw.T, compute_v=0, overwrite_a=1)
     if info != 0:
         raise LinAlgError(f"dsyevr failed to converge (info={info})")
     top = ev[m - k:]

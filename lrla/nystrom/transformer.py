@@ -62,7 +62,7 @@ def _rls_quadratic_forms(kernel, X, rows, Xs, xs_sq, sq_norms, L, out):
     for start in range(0, rows.shape[0], width):
         stop = min(start + width, rows.shape[0])
         chunk = rows[start:stop]
-        Xc = np.take(X, chunk, axis=0, out=points[: stop - start])
+        Xc = np.take(X, chunk, axis=0, out=points[: stop - start], mode="clip")  # "raise" would buffer `out`
         xc_sq = sq_norms[chunk] if sq_norms is not None else None
         KT = kernel.block(Xs, Xc, xs_sq, xc_sq, out=block[: s * (stop - start)].reshape(s, stop - start))
         B = dtrsm(1.0, L, KT.T, side=1, lower=1, trans_a=1, overwrite_b=1)
@@ -110,7 +110,7 @@ def recursive_rls_indices(kernel, X, n_landmarks, rng, ridge=None):
         SKS = kernel.block(Xs, Xs, xs_sq, xs_sq)
         lam = ridge if ridge is not None else musco_ridge(SKS, weights, s)
         M = SKS + np.diag(lam / weights**2)
-        L, info = dpotrf(M, lower=1, clean=0, overwrite_a=1)
+        L, info = dpotrf(M.T, lower=1, clean=0, overwrite_a=1)  # M.T: the same matrix, Fortran-ordered (no copy)
         if info == 0:  # k_i^T M^{-1} k_i = ||L^{-1} k_i||^2 from one Cholesky
             _rls_quadratic_forms(kernel, X, rows, Xs, xs_sq, sq_norms, L, quad[:size])
         else:
