@@ -7,7 +7,8 @@ FrequentDirections          deterministic, mergeable covariance sketch with a ce
 All three take ``partial_fit(rows)`` with a NumPy array, one row, a memory-mapped file
 or an iterator of row chunks, and give the same result for any chunking of the same stream.
 Instances: ``lrla.datasets.make_spiked_stream``, ``make_heavy_tilt_stream`` (heavy rows that each
-tilt the top eigenvector: the lower-bound instance), ``make_oja_hard_instance`` and its chunk-by-chunk
+tilt the top eigenvector: the lower-bound instance; ``stream_heavy_tilt_stream`` is its chunk-by-chunk
+version), ``make_oja_hard_instance`` and its chunk-by-chunk
 version ``stream_oja_hard_instance`` (+ the closed-form ``oja_hard_instance_oracle``), ``adversarial_order``.
 
 References
