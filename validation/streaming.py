@@ -10,8 +10,10 @@ Instances (``lrla.datasets``): ``make_spiked_stream`` puts the spike of
 that a uniform sample of the stream misses most of it; with ``h = 0`` the
 spike is spread over the light rows. ``make_oja_hard_instance`` is the
 diagonal instance on which every fixed Oja rate fails; on it Oja's output has
-a closed form (``oja_hard_instance_oracle``). Ground truth always comes from
-``eigh(A^T A)``, and R is the exact ``lambda_1/lambda_2``.
+a closed form (``oja_hard_instance_oracle``). ``make_heavy_tilt_stream`` (and
+its chunk-by-chunk twin ``stream_heavy_tilt_stream``, used for the 1.28M-row
+streams of kw-lower-bound's full mode) is the lower-bound instance. Ground
+truth always comes from ``eigh(A^T A)``, and R is the exact ``lambda_1/lambda_2``.
 
 BLAS is limited to one thread inside every claim (the suite runs on a shared
 2-core machine; the products here are small).

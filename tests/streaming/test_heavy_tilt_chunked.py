@@ -33,9 +33,9 @@ def test_heavy_rows_have_the_dense_structure():
 
 
 def test_light_rows_have_the_planted_covariance():
-    # n A_light^T A_light / n -> v v^T + (I - v v^T)/gap: eigenvalues 1 (once) and 1/gap (d - 1 times).
+    # A_light^T A_light -> v v^T + (I - v v^T)/gap: eigenvalues 1 (once) and 1/gap (d - 1 times).
     n, d, R = 200_000, 6, 4.0
-    chunks, _, pos = stream_heavy_tilt_stream(n, d, R, 0, chunk_rows=50_000, random_state=1)
+    chunks, _, _ = stream_heavy_tilt_stream(n, d, R, 0, chunk_rows=50_000, random_state=1)
     A = np.vstack(list(chunks))
     w = np.linalg.eigvalsh(A.T @ A)
     np.testing.assert_allclose(w[-1], 1.0, rtol=0.02)
