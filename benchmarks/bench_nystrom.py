@@ -99,9 +99,30 @@ def landmarks_error(quick):
     return Report("\n".join(md), rows)
 
 
+def _interleaved_rounds(candidates, rounds, check=None):
+    """Per-round times of each candidate (each sample loops a call for >= 50 ms), timed round-robin.
+
+    On the shared machine the load drifts between rounds; the ratio of two candidates
+    within a round is steadier than the ratio of their medians over rounds, so both are reported.
+    """
+    samples = {name: [] for name in candidates}
+    for r in range(rounds):
+        times = time_interleaved(candidates, repeat=1, min_time=0.05, check=check if r == 0 else None)
+        for name, t in times.items():
+            samples[name].append(t)
+    return {name: np.array(v) for name, v in samples.items()}
+
+
+def _ratio_summary(ours, theirs):
+    ratios = ours / theirs
+    q1, med, q3 = np.percentile(ratios, [25, 50, 75])
+    return f"{med:.3g} [{q1:.3g}, {q3:.3g}]"
+
+
 @benchmark(id="nystrom.fit-time", description="fit and fit_transform time at equal landmarks vs sklearn Nystroem")
 def fit_time(quick):
     ms = [100] if quick else [100, 400]
+    rounds = 3 if quick else 15
     rows = []
     with pinned_blas(1):
         for name, (X, gamma) in _datasets(quick).items():
@@ -118,23 +139,29 @@ def fit_time(quick):
                     assert e <= max(2 * ref_err, 1e-6), f"error {e:.3g} vs sklearn {ref_err:.3g}"
 
                 # each sample loops a call for >= 50 ms (a fit at m = 100 takes a few ms: one call is noise)
-                fits = time_interleaved({"sklearn": lambda: sk.fit(X), "recursive": lambda: rec.fit(X),
-                                         "uniform": lambda: uni.fit(X)}, repeat=3 if quick else 9, min_time=0.05)
-                fts = time_interleaved({"sklearn": lambda: sk.fit_transform(X),
-                                        "recursive": lambda: rec.fit_transform(X),
-                                        "uniform": lambda: uni.fit_transform(X)},
-                                       repeat=3 if quick else 9, min_time=0.05, check=ok)
-                rows.append([name, m, 1e3 * fits["sklearn"], 1e3 * fits["recursive"],
-                             fits["recursive"] / fits["sklearn"], fits["uniform"] / fits["sklearn"],
-                             1e3 * fts["sklearn"], fts["recursive"] / fts["sklearn"]])
+                fits = _interleaved_rounds({"sklearn": lambda: sk.fit(X), "recursive": lambda: rec.fit(X),
+                                            "uniform": lambda: uni.fit(X)}, rounds)
+                fts = _interleaved_rounds({"sklearn": lambda: sk.fit_transform(X),
+                                           "recursive": lambda: rec.fit_transform(X),
+                                           "uniform": lambda: uni.fit_transform(X)}, rounds, check=ok)
+                med = {key: {name: float(np.median(v)) for name, v in d.items()} for key, d in
+                       (("fit", fits), ("ft", fts))}
+                rows.append([name, m, 1e3 * med["fit"]["sklearn"], 1e3 * med["fit"]["recursive"],
+                             med["fit"]["recursive"] / med["fit"]["sklearn"],
+                             _ratio_summary(fits["recursive"], fits["sklearn"]),
+                             med["fit"]["uniform"] / med["fit"]["sklearn"],
+                             1e3 * med["ft"]["sklearn"], med["ft"]["recursive"] / med["ft"]["sklearn"],
+                             _ratio_summary(fts["recursive"], fts["sklearn"])])
     md = [
-        f"Median wall time (ms) over {3 if quick else 9} interleaved rounds, each looping a call for >= 50 ms, "
-        f"BLAS pinned to 1 thread; `python -m benchmarks -k nystrom.fit-time`. "
+        f"Median wall time (ms) over {rounds} interleaved rounds, each sample looping a call for >= 50 ms, "
+        f"BLAS pinned to 1 thread; ratios: of the medians, and the median [quartiles] of the per-round ratios "
+        f"(steadier under a drifting load). `python -m benchmarks -k nystrom.fit-time`. "
         f"Each timed fit_transform is checked: relative spectral error <= 2x scikit-learn's. "
         f"Machine: {machine_line()}; load average {_load()} (shared, loaded machine: ratios, not absolute times).",
         "",
-        md_table(["data", "m", "sklearn fit ms", "recursive fit ms", "recursive/sklearn fit",
-                  "lrla uniform/sklearn fit", "sklearn fit_transform ms", "recursive/sklearn fit_transform"], rows),
+        md_table(["data", "m", "sklearn fit ms", "recursive fit ms", "recursive/sklearn fit (medians)",
+                  "per-round ratio, median [IQR]", "lrla uniform/sklearn fit", "sklearn fit_transform ms",
+                  "recursive/sklearn fit_transform (medians)", "fit_transform per-round ratio"], rows),
     ]
     return Report("\n".join(md), rows)
 
