@@ -30,8 +30,11 @@ ADAPTIVE_FACTOR = 0.05
 #: Floor of the adaptive inner tolerance (a few ulps of float64).
 _RTOL_FLOOR = 1e-15
 #: Below this many entry-flops (|Omega| k) per half-step a parallel region costs more than it saves
-#: (thread wake-up, and on a loaded machine waiting for a time slice), so the kernels run on one thread.
-PARALLEL_MIN_WORK = 2_000_000
+#: (thread wake-up), so the kernels run on one thread. Measured on an idle 2-core machine (load 0.3-0.5),
+#: whole fits to 1e-7 with 2 threads vs 1: 1.15x faster at |Omega| k = 6e4, 1.37x at 1.8e5-3.2e5, 1.28x at
+#: 1e6. On an oversubscribed machine (load ~5) the 2-thread fit was slower, as any parallel code is there;
+#: the default is set for an idle machine (it was 2e6, chosen under load).
+PARALLEL_MIN_WORK = 50_000
 
 
 @contextlib.contextmanager
