@@ -455,41 +455,55 @@ def _(scale, seed):
                   series={"rows": rows, "fit": fit})
 
 
-@sample_complexity.plot
-def _(result, control):
+def _m_star_plot(result, control, *, bound, bound_label, xlabel, ylabel, title=None):
+    """m* against the total sensitivity per instance family: the claim's sampler (o), the uniform control
+    (x; v at n/2 where no m <= n/2 works), the reported mixture (diamonds, if any), the common fit and the
+    bound's slope drawn through the fit's first point."""
     fig, ax = new_figure()
     rows = result.series["rows"]
     for k, name in enumerate(sorted({r["instance"] for r in rows})):
         rs = [r for r in rows if r["instance"] == name and r["m_star"] is not None]
         ax.plot([r["total_sensitivity"] for r in rs], [r["m_star"] for r in rs], "o", color=f"C{k}",
                 label=f"sensitivity sampling, {name} blocks")
-    if control is not None:
-        for k, name in enumerate(sorted({r["instance"] for r in control.series["rows"]})):
-            rs = [r for r in control.series["rows"] if r["instance"] == name]
-            found = [r for r in rs if r["m_star"] is not None]
-            lost = [r for r in rs if r["m_star"] is None]
+        if control is not None:
+            cs = [r for r in control.series["rows"] if r["instance"] == name]
+            found = [r for r in cs if r["m_star"] is not None]
+            lost = [r for r in cs if r["m_star"] is None]
             ax.plot([r["total_sensitivity"] for r in found], [r["m_star"] for r in found], "x", color=f"C{k}",
                     label=f"control: uniform, {name}")
             if lost:
                 ax.plot([r["total_sensitivity"] for r in lost], [r["n_rows"] / 2 for r in lost], "v", color=f"C{k}",
                         label=f"control: uniform, {name}: no m <= n/2 works")
+        mixed = [r for r in result.series.get("mixed", []) if r["instance"] == name and r["m_star"] is not None]
+        if mixed:
+            ax.plot([r["total_sensitivity"] for r in mixed], [r["m_star"] for r in mixed], "D", mfc="none",
+                    color=f"C{k}", label=f"leverage + sensitivity mixture, {name} (reported)")
     fit = result.series["fit"]
     if fit is not None:
         for k, (name, c) in enumerate(sorted(fit["intercepts"].items())):
             S = np.array(sorted(r["total_sensitivity"] for r in rows if r["instance"] == name))
             lab = f"common fit: slope {fit['slope']:.2f} [{fit['slope_ci'][0]:.2f}, {fit['slope_ci'][1]:.2f}]"
             ax.plot(S, np.exp(c) * S ** fit["slope"], "-", color=f"C{k}", lw=1, label=lab if k == 0 else None)
-            ax.plot(S, np.exp(c) * S[0] ** fit["slope"] * (S / S[0]) ** 2, ":", color=f"C{k}", lw=1,
-                    label="slope 2/p = 2 (WY bound)" if k == 0 else None)
+            ax.plot(S, np.exp(c) * S[0] ** fit["slope"] * (S / S[0]) ** bound, ":", color=f"C{k}", lw=1,
+                    label=bound_label if k == 0 else None)
     ax.set_xscale("log")
     ax.set_yscale("log")
     from matplotlib.ticker import NullFormatter
 
-    ax.xaxis.set_minor_formatter(NullFormatter())  # the minor labels of a 2..20 log axis overlap
-    ax.set_xlabel("total l_1 sensitivity S")
-    ax.set_ylabel(f"m* ({SUCCESS:.0%} of seeds give a {EPS_EMBED}-embedding)")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # the minor labels of a short log axis overlap
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=9)
     ax.legend(fontsize=6)
     return fig
+
+
+@sample_complexity.plot
+def _(result, control):
+    return _m_star_plot(result, control, bound=2.0, bound_label="slope 2/p = 2 (WY bound)",
+                        xlabel="total l_1 sensitivity S",
+                        ylabel=f"m* ({SUCCESS:.0%} of seeds give a {EPS_EMBED}-embedding)")
 
 
 # --- P-A2: sample complexity for p > 2 (certified distortion of width-2 blocks) -------------------------
@@ -619,44 +633,10 @@ def _high_p_control(p, scale, seed):
 
 
 def _high_p_plot(result, control):
-    fig, ax = new_figure()
     p = result.series["p"]
-    rows = result.series["rows"]
-    for k, name in enumerate(sorted({r["instance"] for r in rows})):
-        rs = [r for r in rows if r["instance"] == name and r["m_star"] is not None]
-        ax.plot([r["total_sensitivity"] for r in rs], [r["m_star"] for r in rs], "o", color=f"C{k}",
-                label=f"sensitivity sampling, {name} blocks")
-        if control is not None:
-            cs = [r for r in control.series["rows"] if r["instance"] == name]
-            found = [r for r in cs if r["m_star"] is not None]
-            lost = [r for r in cs if r["m_star"] is None]
-            ax.plot([r["total_sensitivity"] for r in found], [r["m_star"] for r in found], "x", color=f"C{k}",
-                    label=f"control: uniform, {name}")
-            if lost:
-                ax.plot([r["total_sensitivity"] for r in lost], [r["n_rows"] / 2 for r in lost], "v", color=f"C{k}",
-                        label=f"control: uniform, {name}: no m <= n/2 works")
-        mixed = [r for r in result.series.get("mixed", []) if r["instance"] == name and r["m_star"] is not None]
-        if mixed:
-            ax.plot([r["total_sensitivity"] for r in mixed], [r["m_star"] for r in mixed], "D", mfc="none",
-                    color=f"C{k}", label=f"leverage + sensitivity mixture, {name} (reported)")
-    fit = result.series["fit"]
-    if fit is not None:
-        for k, (name, c) in enumerate(sorted(fit["intercepts"].items())):
-            S = np.array(sorted(r["total_sensitivity"] for r in rows if r["instance"] == name))
-            lab = f"common fit: slope {fit['slope']:.2f} [{fit['slope_ci'][0]:.2f}, {fit['slope_ci'][1]:.2f}]"
-            ax.plot(S, np.exp(c) * S ** fit["slope"], "-", color=f"C{k}", lw=1, label=lab if k == 0 else None)
-            ax.plot(S, np.exp(c) * S[0] ** fit["slope"] * (S / S[0]) ** (2 - 2 / p), ":", color=f"C{k}", lw=1,
-                    label=f"slope 2 - 2/p = {2 - 2 / p:.2f} (WY bound)" if k == 0 else None)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    from matplotlib.ticker import NullFormatter
-
-    ax.xaxis.set_minor_formatter(NullFormatter())  # the minor labels of a 2..80 log axis overlap
-    ax.set_xlabel(f"total l_{p:g} sensitivity S (d = 2 blocks, composed)")
-    ax.set_ylabel(f"m* ({SUCCESS:.0%} of seeds certified {EPS_EMBED}-embeddings)")
-    ax.set_title(f"p = {p:g}", fontsize=9)
-    ax.legend(fontsize=6)
-    return fig
+    return _m_star_plot(result, control, bound=2 - 2 / p, bound_label=f"slope 2 - 2/p = {2 - 2 / p:.2f} (WY bound)",
+                        xlabel=f"total l_{p:g} sensitivity S (d = 2 blocks, composed)",
+                        ylabel=f"m* ({SUCCESS:.0%} of seeds certified {EPS_EMBED}-embeddings)", title=f"p = {p:g}")
 
 
 _HIGH_P_PREDICTION = ("on flat, medium and heavy-row d = 2 blocks composed block-diagonally (1-32 copies; 40 "
