@@ -5,15 +5,13 @@ from lrla.datasets import make_clusters_outliers
 from lrla.nystrom import InkEstimate, ridge_leverage_scores
 from lrla.nystrom.leverage import spectral_accuracy
 
-
-def _rbf(X, gamma=0.5):
-    return np.exp(-gamma * ((X[:, None] - X[None]) ** 2).sum(-1))
+from .reference import rbf_gram
 
 
 @pytest.fixture(scope="module")
 def data():
     X, out = make_clusters_outliers(200, n_outliers=8, random_state=0)
-    return X, out, _rbf(X)
+    return X, out, rbf_gram(X)
 
 
 @pytest.mark.parametrize("variant", ["slots", "binomial"])

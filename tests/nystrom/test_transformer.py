@@ -8,6 +8,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from lrla.datasets import make_clusters_outliers
 from lrla.nystrom import NystroemKRR, RLSNystroem
 
+from .reference import rbf_gram
+
 
 @parametrize_with_checks(
     [
@@ -25,14 +27,10 @@ def test_sklearn_estimator_checks(estimator, check):
         check(estimator)
 
 
-def _rbf(X, gamma=0.5):
-    return np.exp(-gamma * ((X[:, None] - X[None]) ** 2).sum(-1))
-
-
 @pytest.fixture(scope="module")
 def coherent():
     X, out = make_clusters_outliers(400, n_outliers=20, random_state=0)
-    return X, out, _rbf(X)
+    return X, out, rbf_gram(X)
 
 
 def test_uniform_matches_sklearn_feature_map(coherent):
@@ -69,7 +67,7 @@ def test_duplicate_landmarks_do_not_blow_up():
     X = np.random.default_rng(0).standard_normal((30, 2))
     L = np.vstack([X[:5], X[:5]])
     Z = RLSNystroem(gamma=0.5, landmarks=L).fit_transform(X)
-    K = _rbf(X)
+    K = rbf_gram(X)
     assert np.all(np.isfinite(Z)) and np.linalg.eigvalsh(K - Z @ Z.T).min() > -1e-8
 
 
