@@ -307,6 +307,15 @@ def _abs_pow(v, p, ip):
 
 
 @njit(cache=True)
+def _add_point(k, t, ts, cos_t, sin_t, cv, ev, M, c, gamma, p, ip):
+    """Record direction t as point k (angle, cos, sin, per-row m_i.x and |m_i.x|^p); return r(t)."""
+    ts[k] = t
+    cos_t[k] = np.cos(t)
+    sin_t[k] = np.sin(t)
+    return _eval_point(M, c, gamma, p, ip, cos_t[k], sin_t[k], cv[k], ev[k])
+
+
+@njit(cache=True)
 def _eval_point(M, c, gamma, p, ip, ct, st, c_out, e_out):
     dev = 0.0
     den = 0.0
@@ -385,11 +394,7 @@ def certified_ratio_2d(M, c, gamma, p, tol, n_init, max_points):
     max_found = -np.inf
     n_pts = n_init + 1
     for k in range(n_pts):
-        t = np.pi * k / n_init
-        ts[k] = t
-        cos_t[k] = np.cos(t)
-        sin_t[k] = np.sin(t)
-        r = _eval_point(M, c, gamma, p, ip, cos_t[k], sin_t[k], cv[k], ev[k])
+        r = _add_point(k, np.pi * k / n_init, ts, cos_t, sin_t, cv, ev, M, c, gamma, p, ip)
         min_found = min(min_found, r)
         max_found = max(max_found, r)
     # live intervals as (left point, right point); r(t) = r(t + pi), so [0, pi] covers every direction
@@ -454,11 +459,7 @@ def certified_ratio_2d(M, c, gamma, p, tol, n_init, max_points):
             b = right[j]
             k = n_pts
             n_pts += 1
-            t = 0.5 * (ts[a] + ts[b])
-            ts[k] = t
-            cos_t[k] = np.cos(t)
-            sin_t[k] = np.sin(t)
-            r = _eval_point(M, c, gamma, p, ip, cos_t[k], sin_t[k], cv[k], ev[k])
+            r = _add_point(k, 0.5 * (ts[a] + ts[b]), ts, cos_t, sin_t, cv, ev, M, c, gamma, p, ip)
             min_found = min(min_found, r)
             max_found = max(max_found, r)
             new_left[2 * j] = a
