@@ -50,13 +50,18 @@ class Distortion:
     upper: float = math.inf
 
 
+def _check_row_sample(A, sample, p):
+    """A row sample must index rows of ``A`` and carry the weights of this ``p``."""
+    if sample.indices.size and sample.indices.max() >= A.shape[0]:
+        raise ValueError("`sample` indexes rows beyond A; was it drawn from another matrix?")
+    if sample.p != p:
+        raise ValueError(f"`sample` was weighted for p={sample.p}, not p={p}.")
+
+
 def _sampled_basis(A, sample, p, Q, R, perm):
     """S Q for the orthonormal basis Q of A (A[:, perm] = Q R)."""
     if isinstance(sample, (RowSample, _BlockRows)):
-        if sample.indices.size and sample.indices.max() >= A.shape[0]:
-            raise ValueError("`sample` indexes rows beyond A; was it drawn from another matrix?")
-        if sample.p != p:
-            raise ValueError(f"`sample` was weighted for p={sample.p}, not p={p}.")
+        _check_row_sample(A, sample, p)
         return Q[sample.indices] * (sample.weights ** (1.0 / p))[:, None]
     SA = sample.toarray() if sp.issparse(sample) else sample
     SA = check_array(SA, "sample", ndim=2, allow_empty=True, dtype=np.float64)
@@ -186,10 +191,7 @@ def _row_blocks(M, starts, name):
 def _split_sample(A, sample, p, layout, starts):
     """The part of ``sample`` in each block: a _BlockRows with local indices, or the rows of S A."""
     if isinstance(sample, RowSample):
-        if sample.indices.size and sample.indices.max() >= A.shape[0]:
-            raise ValueError("`sample` indexes rows beyond A; was it drawn from another matrix?")
-        if sample.p != p:
-            raise ValueError(f"`sample` was weighted for p={sample.p}, not p={p}.")
+        _check_row_sample(A, sample, p)
         local = np.full(A.shape[0], -1, dtype=np.int64)
         owner = np.full(A.shape[0], -1, dtype=np.int64)
         for b, (rows, _) in enumerate(layout):
