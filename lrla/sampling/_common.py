@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg as la
-import scipy.sparse as sp
 
 from .._validation import check_matrix, check_p
 
@@ -58,6 +57,3 @@ def column_basis(A, *, name="A"):
     Q[~np.any(A64 != 0.0, axis=1)] = 0.0
     return Q, R[:r], perm
 
-
-def is_sparse(A):
-    return sp.issparse(A)
