@@ -78,3 +78,78 @@ def test_exp_nonpositive_tail_and_nan():
     for n in (1, 255, 256, 257, 1000):
         w = -np.linspace(0.0, 30.0, n)
         np.testing.assert_array_max_ulp(_kernels.exp_nonpositive(w.copy()), np.exp(w), maxulp=1)
+
+
+def _weighted_rbf(n, d, gamma, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    w = rng.uniform(0.5, 4.0, n)
+    K = np.exp(-gamma * ((X[:, None] - X[None]) ** 2).sum(-1))
+    return K * w[:, None] * w[None, :]
+
+
+def test_tridiagonal_eigenvalues_match_scipy():
+    rng = np.random.default_rng(0)
+    for n in [1, 2, 3, 7, 30, 120]:
+        for case in range(6):
+            d = rng.standard_normal(n) * 10.0 ** rng.uniform(-3, 3)
+            e = rng.standard_normal(max(n - 1, 0))
+            if case == 1:
+                d[:] = 1.0  # a multiple eigenvalue-prone matrix
+            if case == 2 and n > 2:
+                e[n // 2] = 0.0  # split into two blocks
+            if case == 3:
+                e *= 1e-9  # nearly diagonal
+            got = np.sort(_kernels.tridiagonal_eigenvalues(d, e))
+            ref = _kernels.tridiagonal_eigenvalues_reference(d, e)
+            scale = max(np.abs(ref).max(), np.abs(e).max(initial=0.0))
+            np.testing.assert_allclose(got, ref, rtol=0, atol=1e-13 * scale)
+
+
+def test_lanczos_top_sum_matches_dense_eigenvalues():
+    for n, d, gamma, k in [(5, 3, 0.5, 2), (57, 5, 0.3, 6), (90, 64, 0.02, 6), (120, 4, 1.0, 17), (300, 8, 0.1, 17)]:
+        for seed in range(3):
+            A = _weighted_rbf(n, d, gamma, seed)
+            got, converged = _kernels.lanczos_top_eigenvalue_sum(A, k, 1e-12, n, 7)
+            ref = _kernels.lanczos_top_eigenvalue_sum_reference(A, k)
+            assert converged
+            assert abs(got - ref) <= 1e-11 * np.trace(A)
+
+
+def test_lanczos_restarts_after_an_invariant_subspace():
+    # three identical 4 x 4 blocks: the first Krylov space is invariant after 4 steps and holds one
+    # copy of each eigenvalue; the restarts from fresh orthogonal directions must find the others.
+    # (A repeated eigenvalue whose first Krylov space is not exhausted before the sum stagnates can be
+    # counted once -- the limit of any single-vector Krylov method, MATLAB's eigs in the reference
+    # included; see the docstring.)
+    B = _weighted_rbf(4, 3, 0.5, 1)
+    A = np.kron(np.eye(3), B)
+    got, converged = _kernels.lanczos_top_eigenvalue_sum(A, 6, 1e-12, 12, 3)
+    assert converged
+    np.testing.assert_allclose(got, _kernels.lanczos_top_eigenvalue_sum_reference(A, 6), rtol=1e-12)
+
+
+def test_lanczos_reports_non_convergence_and_the_ridge_rule_falls_back():
+    from lrla.nystrom.leverage import musco_ridge
+
+    A = np.eye(40)  # every direction is invariant: more restarts than start vectors
+    _, converged = _kernels.lanczos_top_eigenvalue_sum(A, 6, 1e-12, 40, 3)
+    assert not converged
+    K = 2.0 * np.eye(40)
+    w = np.ones(40)
+    # lambda = (tr(WKW) - top-k sum) / k with k = ceil(100 / (4 ln 100)) = 6
+    assert musco_ridge(K, w, 100) == (80.0 - 12.0) / 6
+    _, converged = _kernels.lanczos_top_eigenvalue_sum(A, 6, 1e-12, 5, 3)  # step cap
+    assert not converged
+
+
+def test_musco_ridge_matches_the_dense_formula():
+    from lrla.nystrom.leverage import musco_ridge
+
+    for n, s in [(57, 100), (120, 400), (300, 400)]:
+        K = _weighted_rbf(n, 5, 0.2, n)
+        w = np.random.default_rng(n).uniform(0.5, 3.0, n)
+        k = int(np.ceil(s / (4 * np.log(s))))
+        Kw = K * w[:, None] * w[None, :]
+        ref = (np.dot(np.diag(K), w * w) - np.abs(np.linalg.eigvalsh(Kw)[-k:]).sum()) / k
+        np.testing.assert_allclose(musco_ridge(K, w, s), max(ref, 1e-5), rtol=1e-10)

@@ -71,6 +71,28 @@ def test_duplicate_landmarks_do_not_blow_up():
     assert np.all(np.isfinite(Z)) and np.linalg.eigvalsh(K - Z @ Z.T).min() > -1e-8
 
 
+@pytest.mark.parametrize("case", ["definite", "ill-conditioned", "singular"])
+def test_feature_normalization_is_a_square_root_of_the_pseudo_inverse(case):
+    # N^T N = K_mm^+ on both branches: the inverse Cholesky factor (lower triangular) when K_mm is
+    # numerically definite, the dropped-eigenvalue K_mm^{-1/2} (symmetric) when it is not
+    from lrla.nystrom.transformer import _feature_normalization
+
+    rng = np.random.default_rng(0)
+    P = rng.standard_normal((40, 3))
+    if case == "ill-conditioned":
+        P[1] = P[0] + 1e-4  # two landmarks close together: cond ~ 1e8, still definite
+    if case == "singular":
+        P[20:] = P[:20]  # exact duplicates
+    K = rbf_gram(P)
+    N = _feature_normalization(K)
+    if case == "singular":
+        np.testing.assert_allclose(N, N.T, atol=1e-12)
+        np.testing.assert_allclose(N.T @ N, np.linalg.pinv(K, rcond=1e-10, hermitian=True), rtol=1e-6, atol=1e-6)
+    else:
+        assert np.all(np.triu(N, 1) == 0.0)
+        assert np.linalg.norm(N.T @ N @ K - np.eye(40), 2) < 1e-13 * np.linalg.cond(K)
+
+
 def test_float32_preserved_and_close():
     X = np.random.default_rng(0).standard_normal((100, 3))
     Z64 = RLSNystroem(n_components=20, random_state=0).fit_transform(X)
