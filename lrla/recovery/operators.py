@@ -207,7 +207,8 @@ class GaussianSensing(SensingOperator):
 
     Dense mode stores the m x n_free free entries (n_free = d(d+1)/2 or
     d1 d2) and uses BLAS products. ``matrix_free=True`` stores nothing: each
-    A_i is regenerated from a counter-based generator (keyed SplitMix64 + ziggurat)
+    A_i is regenerated from a seeded generator (16 keyed xoshiro256++ lanes per
+    measurement + a 1024-layer ziggurat; entry values depend on (seed, i, k) only)
     inside a Numba kernel, so memory is O(d^2) and d in the hundreds fits; one
     fused pass per sub-gradient step computes both A(X) and A*(sign(res)).
     Both modes draw the same A_i for the same ``random_state``.

@@ -24,43 +24,91 @@ def _splitmix64_int(x):
     return x ^ (x >> 31)
 
 
-def _normal(h, zx, zf, r):
-    """One ziggurat draw from hash ``h``, written plainly (Python ints for the 64-bit arithmetic)."""
-    def u53(v):
-        return (v >> 11) * 2.0**-53
+N_LANES = 16
+_LAYERS = 1024
 
-    i = h & 127
-    x = (2.0 * u53(h) - 1.0) * zx[i]
+
+def _uniform53(v):
+    return (v >> 11) * 2.0**-53
+
+
+def _slow(h, i, x, zx, zf, r, branches):
+    """The ziggurat's slow path from the draw's 64 bits ``h`` (Python ints for the 64-bit arithmetic)."""
     while True:
-        if abs(x) < zx[i + 1]:
-            return x
         if i == 0:
+            branches["tail"] += 1
             negative = x < 0.0
             while True:
                 h = _splitmix64_int(h)
-                t = -np.log(1.0 - u53(h)) / r
+                t = -np.log(1.0 - _uniform53(h)) / r
                 h = _splitmix64_int(h)
-                e = -np.log(1.0 - u53(h))
+                e = -np.log(1.0 - _uniform53(h))
                 if e + e >= t * t:
                     return -(r + t) if negative else r + t
         h = _splitmix64_int(h)
-        if zf[i + 1] + (zf[i] - zf[i + 1]) * u53(h) < np.exp(-0.5 * x * x):
+        if zf[i + 1] + (zf[i] - zf[i + 1]) * _uniform53(h) < np.exp(-0.5 * x * x):
+            branches["wedge"] += 1
             return x
+        branches["redraw"] += 1
         h = _splitmix64_int(h)
-        i = h & 127
-        x = (2.0 * u53(h) - 1.0) * zx[i]
+        i = h & (_LAYERS - 1)
+        x = (2.0 * _uniform53(h) - 1.0) * zx[i]
+        if abs(x) < zx[i + 1]:
+            return x
 
 
-def gaussian_rows(seed, n_rows, n_free):
-    """Entry (i, k): ziggurat normal from the k-th SplitMix64 output keyed by hash(seed, i)."""
+def xoshiro_lanes(seed, n_rows, n_steps):
+    """Outputs (n_rows, n_steps * N_LANES) of each row's N_LANES xoshiro256++ streams (Blackman & Vigna).
+
+    Row i's lane j starts from SplitMix64 outputs 4 j .. 4 j + 3 of the key
+    hash(seed, i); entry k is output k // N_LANES of lane k % N_LANES.
+    """
+    s = np.empty((4, n_rows, N_LANES), dtype=np.uint64)
+    for i in range(n_rows):
+        key = _splitmix64_int(seed ^ _splitmix64_int(i))
+        for j in range(N_LANES):
+            for q in range(4):
+                s[q, i, j] = _splitmix64_int((key + (4 * j + q) * 0x9E3779B97F4A7C15) & _MASK)
+
+    def rotl(x, k):
+        return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
+
+    out = np.empty((n_rows, n_steps, N_LANES), dtype=np.uint64)
+    s0, s1, s2, s3 = s
+    with np.errstate(over="ignore"):
+        for t in range(n_steps):
+            out[:, t] = rotl(s0 + s3, 23) + s0
+            shifted = s1 << np.uint64(17)
+            s2 = s2 ^ s0
+            s3 = s3 ^ s1
+            s1 = s1 ^ s2
+            s0 = s0 ^ s3
+            s2 = s2 ^ shifted
+            s3 = rotl(s3, 45)
+    return out.reshape(n_rows, -1)
+
+
+def gaussian_rows(seed, n_rows, n_free, *, slow_path=True, branches=None):
+    """Entry (i, k): 1024-layer ziggurat draw from output k // 16 of lane k % 16 of row i's xoshiro256++ streams.
+
+    Fast path: bits 0-9 pick the layer j, v = (2 + top 52 bits as a fraction) - 3
+    in [-1, 1); accepted when |v| < X[j+1] / X[j], giving v X[j]. ``slow_path=False``
+    keeps the rejected candidates instead (a wrong generator, for tests' teeth);
+    ``branches`` (a dict) counts the slow-path branches taken.
+    """
     from lrla.recovery._kernels import ZIG_F, ZIG_R, ZIG_X
 
-    out = np.empty((n_rows, n_free))
-    for i in range(n_rows):
-        for k in range(n_free):
-            key = _splitmix64_int(seed ^ _splitmix64_int(i))
-            h = _splitmix64_int((key + k * 0x9E3779B97F4A7C15) & _MASK)
-            out[i, k] = _normal(h, ZIG_X, ZIG_F, ZIG_R)
+    branches = {"tail": 0, "wedge": 0, "redraw": 0} if branches is None else branches
+    for name in ("tail", "wedge", "redraw"):
+        branches.setdefault(name, 0)
+    ratio = ZIG_X[1:] / ZIG_X[:-1]
+    raw = xoshiro_lanes(seed, n_rows, -(-n_free // N_LANES))[:, :n_free]
+    layer = (raw & np.uint64(_LAYERS - 1)).astype(np.intp)
+    v = ((raw >> np.uint64(12)) | np.uint64(0x4000000000000000)).view(np.float64) - 3.0
+    out = v * ZIG_X[layer]
+    if slow_path:
+        for i, k in zip(*np.nonzero(~(np.abs(v) < ratio[layer]))):
+            out[i, k] = _slow(int(raw[i, k]), int(layer[i, k]), out[i, k], ZIG_X, ZIG_F, ZIG_R, branches)
     return out
 
 

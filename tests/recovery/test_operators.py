@@ -8,27 +8,107 @@ from .reference import dense_matrices, gaussian_rows
 
 
 def test_generator_matches_plain_reference():
-    # 40 x 50 draws include slow-branch (wedge / tail) cases: about 1.2% of them
-    got = _kernels.gaussian_rows(12345, 40, 50)
-    np.testing.assert_allclose(got, gaussian_rows(12345, 40, 50), rtol=1e-13, atol=1e-14)
+    # 1e5 draws, n_free not a multiple of the 16 lanes; all three slow-path branches are exercised
+    branches = {}
+    want = gaussian_rows(12345, 300, 333, branches=branches)
+    assert min(branches.values()) >= 5, branches
+    np.testing.assert_allclose(_kernels.gaussian_rows(12345, 300, 333), want, rtol=1e-13, atol=1e-14)
+
+
+def test_generator_values_depend_on_seed_row_and_entry_only():
+    full = _kernels.gaussian_rows(5, 37, 50)
+    np.testing.assert_array_equal(_kernels.gaussian_rows(5, 37, 50, 3), full)  # another row blocking
+    np.testing.assert_array_equal(_kernels.gaussian_rows(5, 20, 50)[:, :], full[:20])
+    np.testing.assert_array_equal(_kernels.gaussian_rows(5, 37, 21), full[:, :21])
+    assert not np.array_equal(_kernels.gaussian_rows(6, 37, 50), full)
+
+
+def _solve_ziggurat(n_layers):
+    """(r, v) of an n-layer normal ziggurat by bisection: every layer, the top one included, has area v."""
+    from scipy.special import erfc
+
+    def top_gap(r):
+        v = r * np.exp(-r * r / 2) + np.sqrt(np.pi / 2) * erfc(r / np.sqrt(2))
+        x = r
+        for _ in range(1, n_layers - 1):
+            a = np.exp(-x * x / 2) + v / x
+            if a >= 1.0:
+                return -1.0, v
+            x = np.sqrt(-2 * np.log(a))
+        return x * (1 - np.exp(-x * x / 2)) - v, v
+
+    lo, hi = 2.0, 6.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if top_gap(mid)[0] < 0 else (lo, mid)
+    return lo, top_gap(lo)[1]
 
 
 def test_ziggurat_tables():
     x, f = _kernels.ZIG_X, _kernels.ZIG_F
+    assert x.size == _kernels.ZIG_LAYERS + 1
     assert x[1] == _kernels.ZIG_R and x[-1] == 0.0 and np.all(np.diff(x[1:]) < 0)
+    r, v = _solve_ziggurat(_kernels.ZIG_LAYERS)
+    np.testing.assert_allclose([r, v], [_kernels.ZIG_R, _kernels.ZIG_V], rtol=1e-12)
     # every layer has the same area v, the top one included (consistency of R and v)
     areas = x[1:-1] * (f[2:] - f[1:-1])
-    np.testing.assert_allclose(areas, 9.91256303526217e-3, rtol=1e-6)
+    np.testing.assert_allclose(areas, _kernels.ZIG_V, rtol=1e-9)
+    np.testing.assert_allclose(_kernels.ZIG_TABLE[0::2], x[:-1])
+    np.testing.assert_allclose(_kernels.ZIG_TABLE[1::2], x[1:] / x[:-1])
+
+
+_TAIL_POINTS = (1.0, 2.0, 3.0, 4.0, 4.3, 4.6)
+
+
+def _normal_law_defects(z):
+    """Which checks of 'i.i.d. standard normal' the sample z (rows x entries) fails, at about 5 sigma."""
+    flat = z.ravel()
+    n = flat.size
+    defects = []
+    if stats.kstest(flat, "norm").pvalue < 1e-4:
+        defects.append("ks")
+    for name, value, se in [
+        ("mean", flat.mean(), 1.0),
+        ("variance", flat.var() - 1.0, np.sqrt(2.0)),
+        ("skewness", stats.skew(flat), np.sqrt(6.0)),
+        ("excess kurtosis", stats.kurtosis(flat), np.sqrt(24.0)),
+    ]:
+        if abs(value) > 5 * se / np.sqrt(n):
+            defects.append(name)
+    # tails: the base strip ends at X[0] = 4.28, the rest comes from the tail algorithm
+    for t in _TAIL_POINTS:
+        p = 2 * stats.norm.sf(t)
+        if abs(np.sum(np.abs(flat) > t) - n * p) > 5 * np.sqrt(n * p * (1 - p)):
+            defects.append(f"tail {t}")
+    # mass of every ziggurat band [X[j+1], X[j]) of |z| (a wrong layer or wedge would show)
+    edges = np.concatenate([_kernels.ZIG_X[:0:-1], [np.inf]])
+    counts = np.histogram(np.abs(flat), bins=edges)[0]
+    expected = n * 2 * np.diff(stats.norm.cdf(edges))
+    if stats.chisquare(counts, expected * counts.sum() / expected.sum()).pvalue < 1e-4:
+        defects.append("layers")
+    # independence: neighbouring entries (lanes), the same lane's next output (lag 16), the same entry of
+    # consecutive rows; values and squares
+    bound = 5 / np.sqrt(z[:, :-16].size)
+    for name, a, b in [("lag 1", z[:, :-1], z[:, 1:]), ("lag 16", z[:, :-16], z[:, 16:]),
+                       ("rows", z[:-1], z[1:])]:
+        if abs(np.corrcoef(a.ravel(), b.ravel())[0, 1]) > bound:
+            defects.append(name)
+        if abs(np.corrcoef(a.ravel() ** 2, b.ravel() ** 2)[0, 1]) > bound:
+            defects.append(name + " squares")
+    return defects
 
 
 def test_generator_is_standard_normal():
-    z = _kernels.gaussian_rows(7, 400, 1001).ravel()
-    assert stats.kstest(z, "norm").pvalue > 1e-3
-    # the tail beyond R = 3.44 (ziggurat's special branch) has the right mass
-    tail = np.mean(np.abs(z) > 3.5)
-    expected = 2 * stats.norm.sf(3.5)
-    assert abs(tail - expected) < 5 * np.sqrt(expected / z.size)
-    assert abs(np.corrcoef(z[:-1], z[1:])[0, 1]) < 0.01
+    # 2e6 draws: KS, four moments, tail frequencies, ziggurat band masses, correlations
+    assert _normal_law_defects(_kernels.gaussian_rows(7, 1000, 2001)) == []
+
+
+def test_normal_law_checks_have_teeth():
+    # the fast path alone (rejected candidates kept) has no Gaussian tail beyond the base strip (4e6 draws)
+    assert "tail 4.3" in _normal_law_defects(gaussian_rows(7, 2000, 2001, slow_path=False))
+    z = _kernels.gaussian_rows(7, 400, 2001)
+    assert "lag 1" in _normal_law_defects(z + 0.02 * np.roll(z, 1, axis=1))
+    assert "layers" in _normal_law_defects(np.where((np.abs(z) > 1) & (np.abs(z) < 2), 0.99 * z, z))
 
 
 @pytest.mark.parametrize("symmetric", [True, False])
