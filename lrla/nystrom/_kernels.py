@@ -286,7 +286,8 @@ def lanczos_top_eigenvalue_sum(A, k, tol, max_steps, seed):
     The Ritz values of nested Krylov spaces increase towards the eigenvalues
     (Cauchy interlacing), so the top-``k`` Ritz sum is a lower bound that rises
     monotonically to the answer; the iteration stops when it moves by at most
-    ``tol * sum_i |A_ii|`` between two checks (every third step), or
+    ``tol * sum_i |A_ii|`` between two checks (every third step from step
+    2k + 6 on), or
     when the Krylov space is exhausted -- then it goes on from the next start
     vector made orthogonal to the basis (``T`` splits into blocks), so an
     eigenvalue that the first vector missed is still found. Eigenvalues of the
@@ -348,9 +349,11 @@ def lanczos_top_eigenvalue_sum(A, k, tol, max_steps, seed):
                 return _tridiagonal_top_sum(alpha, beta, j + 1, k), False
             Q[j + 1] = w
         else:
-            Q[j + 1] = w / b
+            for l in range(n):
+                Q[j + 1, l] = w[l] / b
         beta[j] = b
-        if j + 1 >= k + 3 and ((j + 1 - k) % 3 == 0 or j + 1 == steps):
+        # checks from 2k + 6 steps on, every third (each is an O(j^2) QL): the top k rarely settle sooner
+        if j + 1 >= 2 * k + 6 and ((j + 1 - 2 * k) % 3 == 0 or j + 1 == steps):
             total = _tridiagonal_top_sum(alpha, beta, j + 1, k)
             if total != total:  # QL did not converge
                 return total, False
