@@ -24,7 +24,8 @@ import numpy as np
 
 from lrla.completion import AltMinCompletion
 from lrla.completion._observed import entries_from_arrays
-from lrla.completion.altmin import ADAPTIVE_FACTOR, half_step, incoherence, relative_error, spectral_init
+from lrla.completion.altmin import (ADAPTIVE_FACTOR, CONTRACTION_FACTOR, half_step, incoherence, relative_error,
+                                    spectral_init)
 from lrla.datasets import make_low_rank, sample_entries
 from lrla.exceptions import ConvergenceWarning
 
@@ -175,7 +176,8 @@ def _rate_check(exact_err, other_err):
               "tracks the current residual keeps the exact solver's rate.",
     prediction="(a) the error floor with fixed inner tolerance tau scales like tau: log-log slope of floor vs "
                "tau >= 0.8 (derived: slope 1; asserted one-sided); (b) adaptive inner tolerance "
-               f"({ADAPTIVE_FACTOR} x current residual): per-iteration log-rate within 20% of exact AltMin "
+               f"(min({ADAPTIVE_FACTOR}, {CONTRACTION_FACTOR} x last contraction) x current residual, the library "
+               "default): per-iteration log-rate within 20% of exact AltMin "
                "(suite choice) and final error < 1e-9.",
 )
 def inexact_robustness(scale, seed):

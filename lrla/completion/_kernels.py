@@ -25,6 +25,7 @@ loop instead of a gather of F's rows.
 * :func:`solve_sketch`  CountSketch-preconditioned CG (the paper's
   sketch-to-precondition solver), O(N_j k + s k^2 + k^3) set-up.
 * :func:`residual_on_omega`  r_l = vals_l - <U_i, V_j> (the verification kernel).
+* :func:`residual_sq_by_group` per-group sums of r_l^2 (the residual norm, nothing stored per entry).
 * :func:`predict_entries`    <U_i, V_j> for arbitrary index pairs.
 * :func:`sparse_times_dense` P_Omega(M) @ X or P_Omega(M)^T @ X (spectral initialisation).
 
@@ -159,36 +160,73 @@ def _row_dots(A, n_j, k, v, out):
 
 
 @njit(cache=True, inline="always", fastmath=_FASTMATH)
-def _row_dots_pair(A, n_j, k, v, w, out_v, out_w):
-    """out_v[t] = <A[t], v>, out_w[t] = <A[t], w> (t < k) in one pass over A, two rows at a time."""
-    t = 0
-    while t + 2 <= k:
-        s0 = 0.0
-        s1 = 0.0
-        z0 = 0.0
-        z1 = 0.0
-        for l in range(n_j):
-            v_l = v[l]
-            w_l = w[l]
-            a0 = A[t, l]
-            a1 = A[t + 1, l]
-            s0 += a0 * v_l
-            s1 += a1 * v_l
-            z0 += a0 * w_l
-            z1 += a1 * w_l
-        out_v[t] = s0
-        out_v[t + 1] = s1
-        out_w[t] = z0
-        out_w[t + 1] = z1
-        t += 2
-    if t < k:
-        s0 = 0.0
-        z0 = 0.0
-        for l in range(n_j):
-            s0 += A[t, l] * v[l]
-            z0 += A[t, l] * w[l]
-        out_v[t] = s0
-        out_w[t] = z0
+def _gather_residual(idx, vals, F, a, n_j, A, k, x, e, atb):
+    """Gather as :func:`_gather_group` and, in the same pass, e = b - F_J x and atb = F_J^T b.
+
+    Four entries at a time: each loaded element of F feeds the buffer, the
+    prediction F_J x and F_J^T b while it is in a register (the separate
+    residual and right-hand-side passes over the buffer cost more). Returns
+    ||e||^2.
+    """
+    for t in range(k):
+        atb[t] = 0.0
+    n4 = n_j - n_j % 4
+    ee = 0.0
+    for l in range(0, n4, 4):
+        i0 = idx[a + l]
+        i1 = idx[a + l + 1]
+        i2 = idx[a + l + 2]
+        i3 = idx[a + l + 3]
+        b0 = vals[a + l]
+        b1 = vals[a + l + 1]
+        b2 = vals[a + l + 2]
+        b3 = vals[a + l + 3]
+        p0 = 0.0
+        p1 = 0.0
+        p2 = 0.0
+        p3 = 0.0
+        for t in range(k):
+            f0 = F[i0, t]
+            f1 = F[i1, t]
+            f2 = F[i2, t]
+            f3 = F[i3, t]
+            A[t, l] = f0
+            A[t, l + 1] = f1
+            A[t, l + 2] = f2
+            A[t, l + 3] = f3
+            x_t = x[t]
+            p0 += f0 * x_t
+            p1 += f1 * x_t
+            p2 += f2 * x_t
+            p3 += f3 * x_t
+            atb[t] += f0 * b0 + f1 * b1 + f2 * b2 + f3 * b3
+        A[k, l] = b0
+        A[k, l + 1] = b1
+        A[k, l + 2] = b2
+        A[k, l + 3] = b3
+        e0 = b0 - p0
+        e1 = b1 - p1
+        e2 = b2 - p2
+        e3 = b3 - p3
+        e[l] = e0
+        e[l + 1] = e1
+        e[l + 2] = e2
+        e[l + 3] = e3
+        ee += e0 * e0 + e1 * e1 + e2 * e2 + e3 * e3
+    for l in range(n4, n_j):
+        i = idx[a + l]
+        b = vals[a + l]
+        pred = 0.0
+        for t in range(k):
+            f = F[i, t]
+            A[t, l] = f
+            pred += f * x[t]
+            atb[t] += f * b
+        A[k, l] = b
+        e_l = b - pred
+        e[l] = e_l
+        ee += e_l * e_l
+    return ee
 
 
 @njit(cache=True, inline="always", fastmath=_FASTMATH)
@@ -292,7 +330,8 @@ def solve_cg(indptr, idx, vals, F, X, max_steps, rtol, steps, res_sq, n_chunks):
     step then costs two unit-stride passes over it (u = F_J p, q = F_J^T u,
     4 N_j k flops), never forming F_J^T F_J. The residual e = b - F_J x is
     carried along (e -= alpha u), so ``res_sq`` (as in :func:`solve_exact`)
-    costs no extra pass.
+    costs no extra pass. The gather computes the warm start's residual and
+    F_J^T b in the same pass (:func:`_gather_residual`).
     """
     n_groups = indptr.shape[0] - 1
     k = F.shape[1]
@@ -311,11 +350,10 @@ def solve_cg(indptr, idx, vals, F, X, max_steps, rtol, steps, res_sq, n_chunks):
         for j in range(start, stop):
             a = indptr[j]
             n_j = indptr[j + 1] - a
-            _gather_group(idx, vals, F, a, n_j, A, k)
             for t in range(k):
                 x[t] = X[j, t]
-            ee = _group_residual(A, n_j, k, x, e)
-            _row_dots_pair(A, n_j, k, e, A[k], r, q)  # r = F_J^T e and F_J^T b (for the relative stopping rule)
+            ee = _gather_residual(idx, vals, F, a, n_j, A, k, x, e, q)  # q = F_J^T b (relative stopping rule)
+            _row_dots(A, n_j, k, e, r)  # r = F_J^T e
             rr = 0.0
             bb = 0.0
             for t in range(k):
@@ -342,8 +380,9 @@ def solve_cg(indptr, idx, vals, F, X, max_steps, rtol, steps, res_sq, n_chunks):
                         X[j, t] += alpha * p[t]
                         r[t] -= alpha * q[t]
                         rr_new += r[t] * r[t]
-                    for l in range(n_j):
-                        e[l] -= alpha * u[l]
+                    if with_residual:  # e is only needed for the residual
+                        for l in range(n_j):
+                            e[l] -= alpha * u[l]
                     if rr_new <= stop_sq:
                         break
                     beta = rr_new / rr
@@ -551,3 +590,20 @@ def sparse_times_dense(indptr, idx, vals, X, out):
             for c in range(width):
                 out[j, c] += v * X[i, c]
             l += 1
+
+
+@njit(cache=True, parallel=True, boundscheck=False, fastmath=_FASTMATH)
+def residual_sq_by_group(indptr, idx, vals, A, B, out):
+    """out[j] = sum over group j's entries of (vals[l] - <A[j], B[idx[l]]>)^2 (nothing stored per entry)."""
+    n_groups = indptr.shape[0] - 1
+    k = A.shape[1]
+    for j in prange(n_groups):
+        ss = 0.0
+        for l in range(indptr[j], indptr[j + 1]):
+            i = idx[l]
+            s = 0.0
+            for t in range(k):
+                s += A[j, t] * B[i, t]
+            r = vals[l] - s
+            ss += r * r
+        out[j] = ss

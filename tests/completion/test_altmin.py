@@ -224,3 +224,35 @@ def test_order_of_observations_does_not_matter(instance):
     A, B = complete_matrix(rows, cols, vals, M.shape, 3, random_state=0)
     A2, B2 = complete_matrix(rows[perm], cols[perm], vals[perm], M.shape, 3, random_state=0)
     np.testing.assert_allclose(A2 @ B2.T, A @ B.T, atol=1e-12)
+
+
+def test_adaptive_inner_tolerance_rule():
+    from lrla.completion.altmin import _RTOL_FLOOR, adaptive_inner_tol
+    # Slow outer contraction: 0.05 x residual; fast contraction: 0.5 x contraction x residual.
+    assert adaptive_inner_tol(1e-3, 1.0) == pytest.approx(5e-5)
+    assert adaptive_inner_tol(1e-3, 0.3) == pytest.approx(5e-5)
+    assert adaptive_inner_tol(1e-3, 0.02) == pytest.approx(1e-5)
+    assert adaptive_inner_tol(0.0, 0.5) == _RTOL_FLOOR
+
+
+def test_adaptive_tolerance_follows_the_observed_residuals(instance, monkeypatch):
+    from lrla.completion import altmin
+    *_, rows, cols, vals, _ = instance
+    X = sp.coo_array((vals, (rows, cols)), shape=(120, 90))
+    seen = []
+    original = altmin.half_step
+
+    def recording_half_step(*args, rtol, **kwargs):
+        seen.append(rtol)
+        return original(*args, rtol=rtol, **kwargs)
+
+    monkeypatch.setattr(altmin, "half_step", recording_half_step)
+    model = AltMinCompletion(3, random_state=0).fit(X)
+    U0, V_warm = altmin.spectral_init(altmin.entries_from_matrix(X)[0], 3, np.random.default_rng(0))
+    init_residual = np.linalg.norm(vals - np.einsum("ij,ij->i", U0[rows], V_warm[cols])) / np.linalg.norm(vals)
+    residuals = [init_residual] + model.history_["residual"]
+    assert len(seen) == 2 * model.n_iter_  # one tolerance per half-step, the same for both of an iteration
+    for t in range(model.n_iter_):
+        contraction = 1.0 if t == 0 else residuals[t] / residuals[t - 1]
+        expected = max(min(0.05, 0.5 * contraction) * residuals[t], altmin._RTOL_FLOOR)
+        assert seen[2 * t] == seen[2 * t + 1] == pytest.approx(expected, rel=1e-9)

@@ -91,6 +91,41 @@ def test_solve_cg_fixed_steps_matches_textbook_cg(problem, n_steps):
     assert np.all(steps == n_steps)
 
 
+@pytest.mark.parametrize("k", [3, 16])
+def test_cg_fused_gather_every_group_size_mod_4(k):
+    # The CG gather computes the warm start's residual and F^T b four entries at a time, plus a
+    # remainder loop: groups of 0..11 entries cover every remainder (and empty groups).
+    rng = np.random.default_rng(4)
+    n = 40
+    sizes = np.arange(12)
+    rows = np.repeat(np.arange(sizes.size), sizes)
+    cols = np.concatenate([rng.choice(n, size, replace=False) for size in sizes])
+    e, _ = entries_from_arrays(rows, cols, rng.standard_normal(rows.size), (sizes.size, n))
+    F = rng.standard_normal((n, k))
+    X0 = rng.standard_normal((sizes.size, k))
+    for n_steps in (1, 2):
+        X = X0.copy()
+        res_sq = np.full(sizes.size, np.nan)
+        steps = np.zeros(sizes.size, dtype=np.int64)
+        _kernels.solve_cg(e.row_indptr, e.row_idx, e.row_vals, F, X, n_steps, 0.0, steps, res_sq, 3)
+        ref = reference.cg_fixed_steps(e.row_indptr, e.row_idx, e.row_vals, F, X0, n_steps)
+        np.testing.assert_allclose(X, ref, rtol=1e-9, atol=1e-9)
+        per_entry = reference.residual_on_omega(e.row_indptr, e.row_idx, e.row_vals, X, F)
+        expected = np.array([np.sum(per_entry[a:b] ** 2) for a, b in zip(e.row_indptr[:-1], e.row_indptr[1:])])
+        np.testing.assert_allclose(res_sq, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_residual_sq_by_group_matches_reference(problem):
+    e, F = problem
+    A = np.random.default_rng(2).standard_normal((e.shape[1], F.shape[1]))  # one row per column group
+    B = np.random.default_rng(3).standard_normal((e.shape[0], F.shape[1]))
+    out = np.full(e.shape[1], np.nan)
+    _kernels.residual_sq_by_group(e.col_indptr, e.col_idx, e.col_vals, A, B, out)
+    per_entry = reference.residual_on_omega(e.col_indptr, e.col_idx, e.col_vals, A, B)
+    expected = np.array([np.sum(per_entry[a:b] ** 2) for a, b in zip(e.col_indptr[:-1], e.col_indptr[1:])])
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+
+
 def test_solve_sketch_converges_to_lstsq(problem):
     # Columns hold ~24 entries: more than the sketch size for k=2, so the CountSketch path is used.
     e, F = problem
