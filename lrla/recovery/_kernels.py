@@ -252,7 +252,11 @@ def _chunk_bounds(n_rows, n_chunks, c):
 
 @njit(cache=True, parallel=True)
 def gaussian_rows(seed, n_rows, n_free, n_chunks=16):
-    """Materialise the packed design: row i holds the free entries of A_i."""
+    """Materialise the packed design: row i holds the free entries of A_i.
+
+    The rows are generated in ``n_chunks`` blocks (one workspace each); the values
+    do not depend on it (tested).
+    """
     out = np.empty((n_rows, n_free))
     for c in prange(n_chunks):
         state, raw, buf, rejected, w_pad = _new_workspace(n_free)
