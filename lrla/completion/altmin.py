@@ -410,7 +410,9 @@ class AltMinCompletion(BaseEstimator):
 
         with _kernel_threads(entries.n_observed * k):
             U, V_warm = spectral_init(parts[0] if parts else entries, k, rng, clip_incoherence=clip)
-        norm_obs = float(np.linalg.norm(entries.values))
+        # Residuals are relative to ||P_Omega(M)||; if every observed value is 0 (the zero matrix fits them
+        # exactly) they are absolute instead of a division by zero.
+        norm_obs = float(np.linalg.norm(entries.values)) or 1.0
         # The residual on Omega comes out of the U half-step's kernel when that half-step sees all of Omega.
         fused_residual = parts is None and (self.solver == "exact" or self.inner == "cg")
         residual = np.empty(m if fused_residual else entries.n_observed)

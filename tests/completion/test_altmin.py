@@ -256,3 +256,12 @@ def test_adaptive_tolerance_follows_the_observed_residuals(instance, monkeypatch
         contraction = 1.0 if t == 0 else residuals[t] / residuals[t - 1]
         expected = max(min(0.05, 0.5 * contraction) * residuals[t], altmin._RTOL_FLOOR)
         assert seen[2 * t] == seen[2 * t + 1] == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("solver", ["robust", "exact"])
+def test_all_observed_values_zero_gives_the_zero_matrix(solver):
+    X = np.where(np.random.default_rng(0).random((30, 20)) < 0.5, 0.0, np.nan)
+    model = AltMinCompletion(2, solver=solver, random_state=0).fit(X)
+    assert np.all(np.isfinite(model.U_)) and np.all(np.isfinite(model.V_))
+    assert np.abs(model.reconstruct()).max() == 0.0
+    assert model.n_iter_ == 1
