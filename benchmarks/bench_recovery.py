@@ -36,6 +36,7 @@ import numpy as np
 from lrla.datasets import make_sensing_problem
 from lrla.exceptions import ConvergenceWarning
 from lrla.recovery import SubgradientRecovery
+from lrla.recovery.subgradient import _N_NOISE_PROBES
 
 from .core import (
     Report,
@@ -86,7 +87,7 @@ def subgm_vs_convex(quick):
     calib = SubgradientRecovery(r, random_state=0).fit(op, prob.y, X_true=prob.X)
     n_iter = int(np.flatnonzero(calib.history_["error"] < target)[0])  # error[t] is that of U_t
     rng = np.random.default_rng(0)
-    rng.integers(0, 2, size=m)  # the estimator's noise-probe draw, to share its initial factor
+    rng.integers(0, 2, size=(m, _N_NOISE_PROBES))  # the estimator's noise-probe draws, to share its initial factor
     G = rng.standard_normal((d, r))
     U0 = calib.alpha_ * G / np.linalg.norm(G, 2)
 

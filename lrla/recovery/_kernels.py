@@ -352,6 +352,36 @@ def matrix_free_sign_adjoint(seed, n_rows, w, y, n_chunks):
 
 
 
+@njit(cache=True, parallel=True)
+def matrix_free_adjoint_many(seed, n_rows, C, n_free, n_chunks):
+    """``out[q] = sum_i C[i, q] * z_i`` (packed) for every column q: one regeneration per row.
+
+    For the few adjoints of a fit's set-up (the descent direction at U = 0 and
+    its random-sign noise probes) at the cost of about two single adjoints.
+    Entries go in blocks of 512 so that the q partial sums of a block stay in
+    cache while the rows stream; the chunks are summed in a fixed order.
+    """
+    n_cols = C.shape[1]
+    partial = np.zeros((n_chunks, n_cols, n_free))
+    for c in prange(n_chunks):
+        state, raw, buf, rejected, w_pad = _new_workspace(n_free)
+        start, stop = _chunk_bounds(n_rows, n_chunks, c)
+        for i in range(start, stop):
+            _row_normals(seed, i, n_free, state, raw, buf, rejected, w_pad)
+            for k0 in range(0, n_free, 512):
+                k1 = min(n_free, k0 + 512)
+                for q in range(n_cols):
+                    ciq = C[i, q]
+                    for k in range(k0, k1):
+                        partial[c, q, k] += ciq * buf[k]
+    out = np.zeros((n_cols, n_free))
+    for c in range(n_chunks):
+        for q in range(n_cols):
+            for k in range(n_free):
+                out[q, k] += partial[c, q, k]
+    return out
+
+
 
 @njit(inline="always")
 def _sign(v):

@@ -16,6 +16,7 @@ __all__ = ["GaussianSensing", "RankOneSensing", "SensingOperator"]
 # Fixed number of row blocks of the matrix-free reductions (not the thread
 # count), so that sums are added in the same order on every machine.
 _N_CHUNKS = 16
+_N_PROBE_CHUNKS = 4
 
 
 def _check_dim(dim, symmetric):
@@ -131,6 +132,12 @@ class SensingOperator:
         if out.shape != self.shape:
             raise ValueError(f"`adjoint` must return shape {self.shape}; got {out.shape}.")
         return out
+
+    def _adjoint_many(self, C):
+        """Adjoints of the columns of ``C`` (m, k): shape (k, d1, d2)."""
+        if self._flat is not None:
+            return np.ascontiguousarray((self._flat.T @ C).T).reshape((C.shape[1],) + self.shape)
+        return np.stack([self._adjoint(np.ascontiguousarray(C[:, q])) for q in range(C.shape[1])])
 
     def _forward_factored(self, L, R):
         """``A(L R^T)``."""
@@ -278,6 +285,15 @@ class GaussianSensing(SensingOperator):
         else:
             g = _kernels.matrix_free_adjoint(self.seed, self.n_measurements, z, self.n_free, _N_CHUNKS)
         return self._packing.unpack(g)
+
+    def _adjoint_many(self, C):
+        C = np.ascontiguousarray(C, dtype=np.float64)
+        if self._flat is not None:
+            G = (self._flat.T @ C).T
+        else:
+            # a handful of columns: few chunks keep the per-chunk partial sums small
+            G = _kernels.matrix_free_adjoint_many(self.seed, self.n_measurements, C, self.n_free, _N_PROBE_CHUNKS)
+        return np.stack([self._packing.unpack(G[q]) for q in range(C.shape[1])])
 
     @property
     def _fused_symmetric(self):

@@ -147,6 +147,21 @@ def test_adjoint_identity_and_factored_products(make):
     G = op.adjoint(z)
     for a, b in zip(op._adjoint_products(z, L, R), (G @ R, G.T @ L)):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+    C = rng.standard_normal((op.n_measurements, 4))  # several columns in one pass (the noise probes)
+    want = np.einsum("iq,ijk->qjk", C, mats)
+    np.testing.assert_allclose(op._adjoint_many(C), want, rtol=1e-10, atol=1e-10)
+
+
+def test_matrix_free_adjoint_many_blocks_and_chunks():
+    # more entries than one 512-entry block, rows not divisible by the chunks, a column of zeros
+    op = GaussianSensing(40, 37, matrix_free=True, random_state=3)
+    C = np.random.default_rng(2).standard_normal((37, 3))
+    C[:, 1] = 0.0
+    want = np.einsum("iq,ik->qk", C, _kernels.gaussian_rows(op.seed, 37, op.n_free))
+    for n_chunks in (1, 4, 5):
+        got = _kernels.matrix_free_adjoint_many(op.seed, 37, C, op.n_free, n_chunks)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert not got[1].any()
 
 
 def test_symmetric_gaussian_law():
