@@ -737,3 +737,39 @@ def _print_diagnosis(out):
         print(f"m={m} r'={rp} init_scale={a:.0e} n_iter={n_iter} decay={decay or 'default'}: "
               f"median error {np.median(errs):.2e}, "
               f"success {int(np.sum(errs < SUCCESS))}/{errs.size}")
+
+
+def diagnose_noise_edge_gap(ms=(120, 160, 240, 320, 480, 640, 960), d=20, r=2, corruption=0.2, seeds=range(5),
+                            n_probes=19, verbose=False):
+    """Where the over-parameterized threshold of ``recovery.sample-size-rank-free`` sits: the sign-noise edge.
+
+    At U = 0 SubGM multiplies a direction v by about ``1 + eta v^T (S_0 + S_0^T) v`` per step, with
+    ``S_0 = A*(sign y)/m`` a rank-r signal (growth rates ``g_i = 2 phi_0 sigma_i / ||X*||_F``) plus a
+    Wigner-like noise whose spectrum ends at ``e``. The r true directions must grow from alpha to
+    ``sqrt(sigma_i)``; the r' - r spare columns have no signal and grow at most like the noise edge. With
+    ``g_r <= e`` the spare columns keep pace with the weakest true one and reach the error scale whatever
+    alpha is; with ``g_r > e`` they lag, by a factor alpha^(1 - e / g_r). The exact rank has no spare
+    columns and needs no such gap. ``e`` falls like ``sqrt(d / m)`` while ``g_r`` does not depend on m,
+    so the gap sets a sample size that depends on d, r and kappa but not on r' (derived here, not
+    from the paper).
+
+    Returns ``{m: (edge, g_r, edge / g_r)}``, medians over the seeds, with ``e`` the mean top eigenvalue
+    of ``n_probes`` random-sign probes and ``g_r`` from the truth with ``phi_0 = sqrt(2/pi) (1 - p)``
+    (outliers far larger than the signal). Run with ``python -c "from validation.recovery import
+    diagnose_noise_edge_gap as f; f(verbose=True)"`` (a few seconds); docs/recovery.md records it.
+    """
+    out = {}
+    for m in ms:
+        rows = []
+        for s in seeds:
+            prob = make_sensing_problem(d, r, m, corruption=corruption, random_state=s)
+            signs = np.random.default_rng(1000 + s).choice([-1.0, 1.0], size=(m, n_probes))
+            tops = [np.linalg.eigvalsh(P + P.T)[-1] for P in prob.operator._adjoint_many(signs) / m]
+            sigma_r = np.linalg.eigvalsh(prob.X)[-r]
+            g_r = 2.0 * math.sqrt(2.0 / math.pi) * (1.0 - corruption) * sigma_r / np.linalg.norm(prob.X)
+            rows.append((float(np.mean(tops)), g_r))
+        edge, g_r = np.median(np.array(rows), axis=0)
+        out[m] = (float(edge), float(g_r), float(edge / g_r))
+        if verbose:
+            print(f"m={m}: noise edge {edge:.3f}, weakest growth rate g_r {g_r:.3f}, edge / g_r {edge / g_r:.2f}")
+    return out
