@@ -4,17 +4,24 @@ Matrix-free Gaussian sensing: the measurement matrix A_i is never stored. Its
 free entries (a "packed" vector of length ``n_free``, see
 ``operators._Packing``) are regenerated from ``(seed, i)``. Each row has 16
 independent xoshiro256++ streams (Blackman & Vigna 2021), seeded from SplitMix64
-outputs of the key hash(seed, i); entry k is output k // 16 of lane k % 16, so
-its value depends on ``(seed, i, k)`` only, never on thread scheduling or on
-``n_free``. Each 64-bit output feeds a 1024-layer ziggurat (Marsaglia & Tsang
-2000): bits 0-9 pick the layer, the top 52 bits give the signed uniform (OR-ed
-into the exponent of 2.0, no int->float conversion). The fast path runs
-branch-free over a whole row (the lanes and the table lookups vectorise with
-AVX2: xoshiro needs no 64-bit multiply), marks its rejects (0.43 % of draws) in
-one 64-bit mask per 64 draws, and a fix-up pass runs the tail / wedge / redraw
-branch on those, chaining SplitMix64 on the draw's bits. About 1.8 ns of CPU per
-normal against 3.6 ns for the previous generator (one SplitMix64 hash per normal, 128 layers: 2.8 %
-rejects); the values for a given seed changed with it.
+outputs of the key hash(seed, i). Every 64-bit output gives two normals: entry
+k comes from 32-bit word k of the row's stream, the low half (k even) or the
+high half (k odd) of output k // 32 of lane (k // 2) % 16, so its value depends
+on ``(seed, i, k)`` only, never on thread scheduling or on ``n_free``. Each
+word feeds a 1024-layer ziggurat (Marsaglia & Tsang 2000): bits 0-9 pick the
+layer j, bit 10 is the sign, bits 11-31 the magnitude m < 2^21 of the candidate
+(m + 1/2) w_j / 2^21, computed in float32 (w_j: the layer's width rounded up to
+a float32). One 64-bit table word per layer holds both the half step w_j / 2^22
+(a float32) and the integer acceptance threshold, so the fast path makes one
+table load per normal; it runs branch-free over a whole row (vectorised with
+AVX2), marks its rejects (0.43 % of draws) in one 64-bit mask per 64 draws, and
+a fix-up pass runs the tail / wedge / redraw branch on those (exact float64
+tables), chaining SplitMix64 on the draw's 64-bit output. Every normal is a
+float32 value (the dense operator stores it as float64); the fast-path values
+lie on a grid of step w_j / 2^21 (<= 2.1e-6). About 1.2 ns of CPU per normal
+against 1.45-1.7 ns for the previous generator (one float64 normal per 64-bit
+output, two table loads per normal), and the row buffers halve; the values for
+a given seed changed with it.
 
 Reductions over measurements (adjoint sums) are split into ``n_chunks`` fixed
 blocks of rows, each summed into its own buffer, and the buffers are added in
@@ -63,29 +70,62 @@ ZIG_LAYERS = 1024
 ZIG_R = 4.038849846109504
 ZIG_V = 0.0012263246463530893
 ZIG_X, ZIG_F = _ziggurat_tables(ZIG_LAYERS, ZIG_R, ZIG_V)
-# (scale, acceptance ratio) of each layer, interleaved so that one cache line serves both lookups:
-# a draw v in [-1, 1) on layer j is accepted at once when |v| < X[j+1] / X[j], and is then v * X[j]
-ZIG_TABLE = np.empty(2 * ZIG_LAYERS)
-ZIG_TABLE[0::2] = ZIG_X[:-1]
-ZIG_TABLE[1::2] = ZIG_X[1:] / ZIG_X[:-1]
-_LAYER_MASK = np.uint64(ZIG_LAYERS - 1)
-#: independent xoshiro256++ streams per measurement; entry k of a row is output k // N_LANES of lane k % N_LANES
+#: magnitude bits of a draw: 32 - 10 layer bits - 1 sign bit
+ZIG_MAG_BITS = 21
+
+
+def _fast_path_tables(x, mag_bits):
+    """(half step, threshold) of each layer for the float32 fast path.
+
+    The box of layer j is widened to ``w = X[j]`` rounded up to a float32 (by at
+    most 6e-8 relative; the sliver beyond the curve is rejected by the wedge
+    test), and the candidate of magnitude m is (m + 1/2) w / 2^mag_bits =
+    (2 m + 1) * half_step with ``half_step = w / 2^(mag_bits + 1)`` (exact).
+    It is accepted at once when m < threshold, i.e. when (m + 1/2) w / 2^mag_bits
+    < X[j+1]: inside the layer's rectangle under the curve.
+    """
+    width = x[:-1].astype(np.float32)
+    width = np.where(width < x[:-1], np.nextafter(width, np.float32(np.inf)), width)
+    threshold = np.ceil(x[1:] / width * 2.0**mag_bits - 0.5).astype(np.uint32)
+    return (width * np.float32(2.0 ** -(mag_bits + 1))).astype(np.float32), threshold
+
+
+ZIG_HALF_STEP, ZIG_THRESHOLD = _fast_path_tables(ZIG_X, ZIG_MAG_BITS)
+#: one 64-bit word per layer, so that the fast path loads once per draw:
+#: threshold in the low 32 bits, the float32 bits of the half step in the high 32 bits
+ZIG_TABLE = ZIG_THRESHOLD.astype(np.uint64) | (ZIG_HALF_STEP.view(np.uint32).astype(np.uint64) << np.uint64(32))
+_LAYER_MASK = np.uint32(ZIG_LAYERS - 1)
+_SIGN_BIT = np.uint32(ZIG_LAYERS)
+_LOW32 = np.uint64(0xFFFFFFFF)
+#: independent xoshiro256++ streams per measurement; entry k of a row is 32-bit word k of the
+#: interleaved outputs (output t of lane j is 64-bit word 16 t + j, low half first)
 N_LANES = 16
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)  # SplitMix64's increment
 _INV_2_53 = 1.0 / 9007199254740992.0
-_EXP_TWO = np.uint64(0x4000000000000000)  # bits of 2.0: OR-ing 52 random mantissa bits gives [2, 4)
 
 
 @intrinsic
-def _u64_as_f64(typingctx, bits):
-    """Reinterpret the bits of a uint64 as a float64 (no conversion)."""
-    if bits != types.uint64:
+def _u32_as_f32(typingctx, bits):
+    """Reinterpret the bits of a uint32 as a float32 (no conversion)."""
+    if bits != types.uint32:
         return None
 
     def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float64))
+        return builder.bitcast(args[0], context.get_value_type(types.float32))
 
-    return types.float64(types.uint64), codegen
+    return types.float32(types.uint32), codegen
+
+
+@intrinsic
+def _f32_as_u32(typingctx, x):
+    """Reinterpret the bits of a float32 as a uint32 (no conversion)."""
+    if x != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.uint32))
+
+    return types.uint32(types.float32), codegen
 
 
 @njit(cache=True, inline="always")
@@ -94,9 +134,14 @@ def _uniform53(h):
 
 
 @njit(cache=True, inline="always")
-def _signed_uniform52(u):
-    """v in [-1, 1) from the top 52 bits of ``u``: (2 + 52-bit fraction) - 3, no int->float conversion."""
-    return _u64_as_f64((u >> np.uint64(12)) | _EXP_TWO) - 3.0
+def _candidate(u, half_step):
+    """Signed candidate of the draw ``u`` (float32): (2 m + 1) * half_step with the sign of bit 10.
+
+    The sign goes in by flipping the float's sign bit (bit 10 moved to bit 31),
+    which vectorises without a compare.
+    """
+    magnitude = np.float32(np.int32((u >> np.uint32(10)) | np.uint32(1))) * half_step
+    return _u32_as_f32(np.uint32(_f32_as_u32(magnitude) ^ ((u & _SIGN_BIT) << np.uint32(21))))
 
 
 @njit(cache=True, inline="always")
@@ -148,38 +193,41 @@ def _xoshiro_lanes(n_steps, state, raw):
 def _normal_slow(h, i, x):
     """Rare branch of the ziggurat (0.43 % of draws): the tail, a wedge test, or a redraw.
 
-    Further random bits come from chaining SplitMix64 on the draw's 64 bits
-    ``h``, so the value still depends on (seed, row, k) only.
+    ``x`` is the rejected candidate on layer ``i``. Further random bits come
+    from chaining SplitMix64 on the 64-bit output ``h`` the draw came from
+    (rotated by 32 bits for a high half), so the value still depends on
+    (seed, row, k) only.
     """
-    zx, zf = ZIG_X, ZIG_F
+    zx, zf, r = ZIG_X, ZIG_F, ZIG_R
     while True:
-        if i == 0:  # tail beyond R (Marsaglia 1964)
+        if i == 0:  # tail beyond r (Marsaglia 1964)
             negative = x < 0.0
             while True:
                 h = splitmix64(h)
-                t = -math.log(1.0 - _uniform53(h)) / ZIG_R
+                t = -math.log(1.0 - _uniform53(h)) / r
                 h = splitmix64(h)
                 e = -math.log(1.0 - _uniform53(h))
                 if e + e >= t * t:
-                    return -(ZIG_R + t) if negative else ZIG_R + t
+                    return -(r + t) if negative else r + t
         h = splitmix64(h)
         if zf[i + 1] + (zf[i] - zf[i + 1]) * _uniform53(h) < math.exp(-0.5 * x * x):
             return x
         h = splitmix64(h)
-        i = np.int64(h & _LAYER_MASK)
+        i = np.int64(h & np.uint64(ZIG_LAYERS - 1))
         x = (2.0 * _uniform53(h) - 1.0) * zx[i]
         if abs(x) < zx[i + 1]:
             return x
 
 
 @njit(cache=True, inline="always", fastmath=_REASSOC)
-def _ziggurat_fast(n_blocks, raw, buf, rejected, w):
+def _ziggurat_fast(n_blocks, words, buf, rejected, w):
     """Fast path of every draw, branch-free (vectorised): ``buf[k]`` and ``sum_k buf[k] w[k]``.
 
-    Bits 0-9 of ``raw[k]`` pick the layer, bits 12-63 give v. A rejected draw
-    leaves 0 in ``buf[k]`` and sets bit k % 64 of ``rejected[k // 64]`` (an OR
-    reduction of variable shifts, which vectorises; byte flags cost 10 % more).
-    The tables are module constants, so LLVM sees they cannot alias ``buf``.
+    ``words`` are the 32-bit draws. One load of ``ZIG_TABLE`` per draw gives the
+    layer's half step and threshold. A rejected draw leaves 0 in ``buf[k]`` and
+    sets bit k % 64 of ``rejected[k // 64]`` (an OR reduction of variable
+    shifts, which vectorises; byte flags cost 10 % more). The table is a module
+    constant, so LLVM sees it cannot alias ``buf``.
     """
     acc = 0.0
     for b in range(n_blocks):
@@ -187,14 +235,13 @@ def _ziggurat_fast(n_blocks, raw, buf, rejected, w):
         base = 64 * b
         for q in range(64):
             k = base + q
-            u = raw[k]
-            j = 2 * np.int64(u & _LAYER_MASK)
-            v = _signed_uniform52(u)
-            x = v * ZIG_TABLE[j]
-            ok = abs(v) < ZIG_TABLE[j + 1]
-            x = x if ok else 0.0
+            u = words[k]
+            entry = ZIG_TABLE[u & _LAYER_MASK]
+            x = _candidate(u, _u32_as_f32(np.uint32(entry >> np.uint64(32))))
+            ok = np.uint32(u >> np.uint32(11)) < np.uint32(entry & _LOW32)
+            x = x if ok else np.float32(0.0)
             buf[k] = x
-            acc += x * w[k]
+            acc += np.float64(x) * w[k]
             mask |= (np.uint64(0) if ok else np.uint64(1)) << np.uint64(q)
         rejected[b] = mask
     return acc
@@ -222,24 +269,27 @@ def _ziggurat_fixup(n_free, raw, buf, rejected, w):
             k = 64 * b + np.int64(_trailing_zeros(mask))
             mask &= mask - np.uint64(1)
             if k < n_free:
-                u = raw[k]
+                h = raw[k >> 1]
+                if k & 1:
+                    h = _rotl(h, 32)
+                u = np.uint32(h & _LOW32)
                 i = np.int64(u & _LAYER_MASK)
-                z = _normal_slow(u, i, _signed_uniform52(u) * ZIG_X[i])
+                z = np.float32(_normal_slow(h, i, np.float64(_candidate(u, ZIG_HALF_STEP[i]))))
                 buf[k] = z
-                acc += z * w[k]
+                acc += np.float64(z) * w[k]
     return acc
 
 
 @njit(cache=True)
 def _new_workspace(n_free):
-    """Scratch of one thread: lane states, raw bits, normals, reject masks, zero-padded weights.
+    """Scratch of one thread: lane states, raw 64-bit outputs, normals (float32), reject masks, padded weights.
 
-    Rows are padded to a multiple of 64 (a whole number of lane steps and of masks).
+    Rows are padded to a multiple of 64 draws (a whole number of lane steps and of masks).
     """
     n_pad = (n_free + 63) // 64 * 64
     state = np.empty((4, N_LANES), dtype=np.uint64)
-    raw = np.empty(n_pad, dtype=np.uint64)
-    buf = np.empty(n_pad)
+    raw = np.empty(n_pad // 2, dtype=np.uint64)
+    buf = np.empty(n_pad, dtype=np.float32)
     rejected = np.empty(n_pad // 64, dtype=np.uint64)
     w_pad = np.zeros(n_pad)
     return state, raw, buf, rejected, w_pad
@@ -247,15 +297,16 @@ def _new_workspace(n_free):
 
 @njit(cache=True, fastmath=_REASSOC)
 def _row_normals(seed, row, n_free, state, raw, buf, rejected, w_pad):
-    """Standard normals of measurement ``row`` into ``buf[:n_free]``; returns ``sum_k buf[k] w_pad[k]``.
+    """Standard normals of measurement ``row`` into ``buf[:n_free]`` (float32); returns ``sum_k buf[k] w_pad[k]``.
 
-    Entry k is the ziggurat draw (1024 layers) of output k // N_LANES of lane
-    k % N_LANES, so it depends on (seed, row, k) only. Two passes: a vectorised
-    fast path over all draws, then the slow path of the rejected ones.
+    Entry k is the ziggurat draw (1024 layers) of 32-bit word k of the row's
+    interleaved lane outputs, so it depends on (seed, row, k) only. Two passes:
+    a vectorised fast path over all draws, then the slow path of the rejected
+    ones. The word view assumes a little-endian machine (all of Numba's targets).
     """
     _seed_lanes(seed, row, state)
     _xoshiro_lanes(raw.shape[0] // N_LANES, state, raw)
-    acc = _ziggurat_fast(rejected.shape[0], raw, buf, rejected, w_pad)
+    acc = _ziggurat_fast(rejected.shape[0], raw.view(np.uint32), buf, rejected, w_pad)
     return acc + _ziggurat_fixup(n_free, raw, buf, rejected, w_pad)
 
 

@@ -215,10 +215,13 @@ class GaussianSensing(SensingOperator):
     Dense mode stores the m x n_free free entries (n_free = d(d+1)/2 or
     d1 d2) and uses BLAS products. ``matrix_free=True`` stores nothing: each
     A_i is regenerated from a seeded generator (16 keyed xoshiro256++ lanes per
-    measurement + a 1024-layer ziggurat; entry values depend on (seed, i, k) only)
-    inside a Numba kernel, so memory is O(d^2) and d in the hundreds fits; one
-    fused pass per sub-gradient step computes both A(X) and A*(sign(res)).
-    Both modes draw the same A_i for the same ``random_state``.
+    measurement, two normals per 64-bit output through a 1024-layer ziggurat;
+    entry values depend on (seed, i, k) only) inside a Numba kernel, so memory
+    is O(d^2) and d in the hundreds fits; one fused pass per sub-gradient step
+    computes both A(X) and A*(sign(res)). Both modes draw the same A_i for the
+    same ``random_state``. The free entries are float32 numbers (the
+    generator's output; dense mode stores them as float64) and every product
+    is computed in float64.
 
     Parameters
     ----------

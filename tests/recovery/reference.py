@@ -61,7 +61,7 @@ def xoshiro_lanes(seed, n_rows, n_steps):
     """Outputs (n_rows, n_steps * N_LANES) of each row's N_LANES xoshiro256++ streams (Blackman & Vigna).
 
     Row i's lane j starts from SplitMix64 outputs 4 j .. 4 j + 3 of the key
-    hash(seed, i); entry k is output k // N_LANES of lane k % N_LANES.
+    hash(seed, i); column 16 t + j is output t of lane j.
     """
     s = np.empty((4, n_rows, N_LANES), dtype=np.uint64)
     for i in range(n_rows):
@@ -89,26 +89,37 @@ def xoshiro_lanes(seed, n_rows, n_steps):
 
 
 def gaussian_rows(seed, n_rows, n_free, *, slow_path=True, branches=None):
-    """Entry (i, k): 1024-layer ziggurat draw from output k // 16 of lane k % 16 of row i's xoshiro256++ streams.
+    """Entry (i, k): 1024-layer ziggurat draw from 32-bit word k of row i's interleaved xoshiro256++ outputs.
 
-    Fast path: bits 0-9 pick the layer j, v = (2 + top 52 bits as a fraction) - 3
-    in [-1, 1); accepted when |v| < X[j+1] / X[j], giving v X[j]. ``slow_path=False``
+    Word k is the low (k even) or high (k odd) half of 64-bit output k // 2 of
+    the row (``xoshiro_lanes``). Fast path: bits 0-9 pick the layer j, bit 10 is
+    the sign, bits 11-31 the magnitude m; the candidate is float32(2 m + 1) times
+    the float32 half step of layer j, accepted when m < threshold[j]. ``slow_path=False``
     keeps the rejected candidates instead (a wrong generator, for tests' teeth);
-    ``branches`` (a dict) counts the slow-path branches taken.
+    ``branches`` (a dict) counts the slow-path branches taken. Values are float32
+    numbers returned as float64.
     """
-    from lrla.recovery._kernels import ZIG_F, ZIG_R, ZIG_X
+    from lrla.recovery._kernels import ZIG_F, ZIG_HALF_STEP, ZIG_R, ZIG_THRESHOLD, ZIG_X
 
     branches = {"tail": 0, "wedge": 0, "redraw": 0} if branches is None else branches
     for name in ("tail", "wedge", "redraw"):
         branches.setdefault(name, 0)
-    ratio = ZIG_X[1:] / ZIG_X[:-1]
-    raw = xoshiro_lanes(seed, n_rows, -(-n_free // N_LANES))[:, :n_free]
-    layer = (raw & np.uint64(_LAYERS - 1)).astype(np.intp)
-    v = ((raw >> np.uint64(12)) | np.uint64(0x4000000000000000)).view(np.float64) - 3.0
-    out = v * ZIG_X[layer]
+    raw = xoshiro_lanes(seed, n_rows, -(-n_free // (2 * N_LANES)))
+    low = (raw & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    high = (raw >> np.uint64(32)).astype(np.uint32)
+    words = np.stack([low, high], axis=-1).reshape(n_rows, -1)[:, :n_free]  # low half first
+    layer = (words & np.uint32(_LAYERS - 1)).astype(np.intp)
+    magnitude = words >> np.uint32(11)
+    candidate = ((2 * magnitude + 1).astype(np.float32) * ZIG_HALF_STEP[layer]).astype(np.float64)
+    candidate = np.where(words & np.uint32(_LAYERS), -candidate, candidate)
+    out = candidate.copy()
     if slow_path:
-        for i, k in zip(*np.nonzero(~(np.abs(v) < ratio[layer]))):
-            out[i, k] = _slow(int(raw[i, k]), int(layer[i, k]), out[i, k], ZIG_X, ZIG_F, ZIG_R, branches)
+        for i, k in zip(*np.nonzero(magnitude >= ZIG_THRESHOLD[layer])):
+            h = int(raw[i, k // 2])
+            if k % 2:
+                h = ((h << 32) | (h >> 32)) & _MASK
+            value = _slow(h, int(layer[i, k]), candidate[i, k], ZIG_X, ZIG_F, ZIG_R, branches)
+            out[i, k] = np.float32(value)
     return out
 
 

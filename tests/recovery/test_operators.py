@@ -12,7 +12,9 @@ def test_generator_matches_plain_reference():
     branches = {}
     want = gaussian_rows(12345, 300, 333, branches=branches)
     assert min(branches.values()) >= 5, branches
-    np.testing.assert_allclose(_kernels.gaussian_rows(12345, 300, 333), want, rtol=1e-13, atol=1e-14)
+    got = _kernels.gaussian_rows(12345, 300, 333)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got, got.astype(np.float32))  # float32 values
 
 
 def test_generator_values_depend_on_seed_row_and_entry_only():
@@ -53,8 +55,27 @@ def test_ziggurat_tables():
     # every layer has the same area v, the top one included (consistency of R and v)
     areas = x[1:-1] * (f[2:] - f[1:-1])
     np.testing.assert_allclose(areas, _kernels.ZIG_V, rtol=1e-9)
-    np.testing.assert_allclose(_kernels.ZIG_TABLE[0::2], x[:-1])
-    np.testing.assert_allclose(_kernels.ZIG_TABLE[1::2], x[1:] / x[:-1])
+
+
+def test_fast_path_tables():
+    # the packed word of layer j: threshold (low half), float32 half step (high half)
+    table = _kernels.ZIG_TABLE
+    half_step = (table >> np.uint64(32)).astype(np.uint32).view(np.float32)
+    threshold = (table & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    np.testing.assert_array_equal(half_step, _kernels.ZIG_HALF_STEP)
+    np.testing.assert_array_equal(threshold, _kernels.ZIG_THRESHOLD)
+    x, bits = _kernels.ZIG_X, _kernels.ZIG_MAG_BITS
+    assert bits == 32 - 1 - int(np.log2(_kernels.ZIG_LAYERS))
+    width = half_step.astype(np.float64) * 2.0 ** (bits + 1)  # exact
+    # each box is the layer's width rounded up to a float32: never narrower, at most one float32 step wider
+    assert np.all(width >= x[:-1]) and np.all(width <= x[:-1] * (1 + 2.0**-23))
+    # exact rational check of the acceptance rule: (m + 1/2) w / 2^bits < X[j+1] exactly for m < threshold
+    from fractions import Fraction
+
+    for j in range(_kernels.ZIG_LAYERS):
+        w, edge, t = Fraction(float(width[j])), Fraction(float(x[j + 1])) * 2**bits, int(threshold[j])
+        assert (t - Fraction(1, 2)) * w < edge or t == 0, j
+        assert (t + Fraction(1, 2)) * w >= edge, j
 
 
 _TAIL_POINTS = (1.0, 2.0, 3.0, 4.0, 4.3, 4.6)
@@ -86,10 +107,10 @@ def _normal_law_defects(z):
     expected = n * 2 * np.diff(stats.norm.cdf(edges))
     if stats.chisquare(counts, expected * counts.sum() / expected.sum()).pvalue < 1e-4:
         defects.append("layers")
-    # independence: neighbouring entries (lanes), the same lane's next output (lag 16), the same entry of
-    # consecutive rows; values and squares
-    bound = 5 / np.sqrt(z[:, :-16].size)
-    for name, a, b in [("lag 1", z[:, :-1], z[:, 1:]), ("lag 16", z[:, :-16], z[:, 16:]),
+    # independence: neighbouring entries (the two halves of one output, or neighbouring lanes), the same
+    # half of the same lane's next output (lag 32), the same entry of consecutive rows; values and squares
+    bound = 5 / np.sqrt(z[:, :-32].size)
+    for name, a, b in [("lag 1", z[:, :-1], z[:, 1:]), ("lag 32", z[:, :-32], z[:, 32:]),
                        ("rows", z[:-1], z[1:])]:
         if abs(np.corrcoef(a.ravel(), b.ravel())[0, 1]) > bound:
             defects.append(name)
