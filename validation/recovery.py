@@ -773,3 +773,25 @@ def diagnose_noise_edge_gap(ms=(120, 160, 240, 320, 480, 640, 960), d=20, r=2, c
         if verbose:
             print(f"m={m}: noise edge {edge:.3f}, weakest growth rate g_r {g_r:.3f}, edge / g_r {edge / g_r:.2f}")
     return out
+
+
+def s5_success_rates(d, r, corruption, ms, seeds=range(5), ranks=None, verbose=False):
+    """S5's protocol at another setting: success rates (error < 1e-3) per r' and m.
+
+    The same runs as ``recovery.sample-size-rank-free`` (alpha = 1e-6, the exact rank's default step, the
+    rule's decay, 1600 iterations), for checking the gap condition of :func:`diagnose_noise_edge_gap`
+    against settings it was not derived from. Returns ``{(m, r'): array of errors}``.
+    """
+    ranks = ranks or (r, 2 * r, d)
+    out = {}
+    for m in ms:
+        for s in seeds:
+            prob = make_sensing_problem(d, r, m, corruption=corruption, random_state=s)
+            ref = subgm(prob, r, seed=s, n_iter=1, quiet=True)
+            for rp in ranks:
+                est = subgm(prob, rp, seed=s + 1, quiet=True, init_scale=1e-6, step_size=ref.step_size_, n_iter=1600)
+                out.setdefault((m, rp), []).append(rel_error(est.X_, prob.X))
+        if verbose:
+            print(f"m={m}: " + ", ".join(f"r'={rp} {int(np.sum(np.array(out[(m, rp)]) < SUCCESS))}/{len(seeds)}"
+                                         for rp in ranks))
+    return {key: np.array(v) for key, v in out.items()}
