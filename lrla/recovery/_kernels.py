@@ -13,15 +13,16 @@ layer j, bit 10 is the sign, bits 11-31 the magnitude m < 2^21 of the candidate
 (m + 1/2) w_j / 2^21, computed in float32 (w_j: the layer's width rounded up to
 a float32). One 64-bit table word per layer holds both the half step w_j / 2^22
 (a float32) and the integer acceptance threshold, so the fast path makes one
-table load per normal; it runs branch-free over a whole row (vectorised with
-AVX2), marks its rejects (0.43 % of draws) in one 64-bit mask per 64 draws, and
+table load per normal; it runs branch-free over a whole row (eight draws per
+vector step), marks its rejects (0.43 % of draws) in one 64-bit mask per 64 draws, and
 a fix-up pass runs the tail / wedge / redraw branch on those (exact float64
 tables), chaining SplitMix64 on the draw's 64-bit output. Every normal is a
 float32 value (the dense operator stores it as float64); the fast-path values
-lie on a grid of step w_j / 2^21 (<= 2.1e-6). About 1.2 ns of CPU per normal
-against 1.45-1.7 ns for the previous generator (one float64 normal per 64-bit
-output, two table loads per normal), and the row buffers halve; the values for
-a given seed changed with it.
+lie on a grid of step w_j / 2^21 (<= 2.1e-6). The fast path of each block of
+64 draws is written in LLVM vector IR (``_ziggurat_block``). About 1.05 ns of
+CPU per normal against 1.65-1.9 ns for the previous generator (one float64
+normal per 64-bit output, two table loads per normal), and the row buffers
+halve; the values for a given seed changed with it.
 
 Reductions over measurements (adjoint sums) are split into ``n_chunks`` fixed
 blocks of rows, each summed into its own buffer, and the buffers are added in
@@ -40,6 +41,7 @@ import math
 
 import numpy as np
 from numba import njit, prange, types
+from llvmlite import ir
 from numba.core.extending import intrinsic
 
 from .._rng import splitmix64
@@ -219,30 +221,112 @@ def _normal_slow(h, i, x):
             return x
 
 
-@njit(cache=True, inline="always", fastmath=_REASSOC)
+def _is_vector_of(ty, dtype):
+    return isinstance(ty, types.Array) and ty.ndim == 1 and ty.layout == "C" and ty.dtype == dtype
+
+
+@intrinsic
+def _ziggurat_block(typingctx, words, buf, w, table, base):
+    """Fast path of the 64 draws ``words[base:base + 64]``: returns ``(sum_k buf[k] w[k], reject mask)``.
+
+    Written in LLVM vector IR, eight draws per step: one vector load of the
+    words; the table word of each draw by one scalar 64-bit load (gathers are
+    slower on this CPU), split into thresholds and half steps by two shuffles;
+    the candidate ``float32(2 m + 1) * half_step`` with the sign bit flipped in;
+    a signed compare (both sides < 2^31) for the acceptance; ``buf[k]`` is the
+    candidate or 0 for a reject; the eight reject bits are one ``movmsk`` (the
+    mask bit q of the block is draw ``base + q``); the dot product with ``w``
+    goes in float64 in two vector accumulators. The same arithmetic as the
+    scalar description in ``_fast_path_tables``, bit for bit (tested against the
+    NumPy reference). Compiled by LLVM for the host like the rest of the
+    kernels. The same loop written in Numba took 0.81 ns per draw against 0.67
+    (one thread, interleaved): LLVM rebuilt the word vectors from scalar loads
+    and built the mask with 64-bit variable shifts.
+    """
+    if not (_is_vector_of(words, types.uint32) and _is_vector_of(buf, types.float32)
+            and _is_vector_of(w, types.float64) and _is_vector_of(table, types.uint64)
+            and isinstance(base, types.Integer)):
+        return None
+    sig = types.Tuple((types.float64, types.uint64))(words, buf, w, table, base)
+
+    def codegen(context, builder, signature, args):
+        words_ty, buf_ty, w_ty, table_ty, base_ty = signature.args
+        i1, i8, i32, i64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
+        f32, f64 = ir.FloatType(), ir.DoubleType()
+        v8i32, v8f32, v4f64 = ir.VectorType(i32, 8), ir.VectorType(f32, 8), ir.VectorType(f64, 4)
+        v2i32, v4i32 = ir.VectorType(i32, 2), ir.VectorType(i32, 4)
+
+        def data(ty, value):
+            return context.make_array(ty)(context, builder, value).data
+
+        def splat(value, vty):
+            return ir.Constant(vty, [value] * vty.count)
+
+        def lanes(indices, n):
+            return ir.Constant(ir.VectorType(i32, n), list(indices))
+
+        words_p, buf_p, w_p = data(words_ty, args[0]), data(buf_ty, args[1]), data(w_ty, args[2])
+        table_p = builder.bitcast(data(table_ty, args[3]), i32.as_pointer())  # (threshold, half-step bits) pairs
+        start = context.cast(builder, args[4], base_ty, types.int64)
+        acc = [ir.Constant(v4f64, [0.0] * 4), ir.Constant(v4f64, [0.0] * 4)]
+        mask = ir.Constant(i64, 0)
+        for g in range(8):
+            offset = builder.add(start, ir.Constant(i64, 8 * g))
+            u_p = builder.gep(words_p, [offset], inbounds=True, source_etype=i32)
+            u = builder.load(builder.bitcast(u_p, v8i32.as_pointer()), align=4, typ=v8i32)
+            entries = []
+            for lane in range(8):
+                word = builder.load(builder.gep(u_p, [ir.Constant(i64, lane)], inbounds=True, source_etype=i32),
+                                    align=4, typ=i32)
+                layer = builder.zext(builder.and_(word, ir.Constant(i32, ZIG_LAYERS - 1)), i64)
+                entry_p = builder.gep(table_p, [builder.shl(layer, ir.Constant(i64, 1))], inbounds=True,
+                                      source_etype=i32)
+                entries.append(builder.load(builder.bitcast(entry_p, v2i32.as_pointer()), align=8, typ=v2i32))
+            quads = [builder.shuffle_vector(entries[2 * q], entries[2 * q + 1], lanes(range(4), 4)) for q in range(4)]
+            low = builder.shuffle_vector(quads[0], quads[1], lanes(range(8), 8))
+            high = builder.shuffle_vector(quads[2], quads[3], lanes(range(8), 8))
+            threshold = builder.shuffle_vector(low, high, lanes(range(0, 16, 2), 8))
+            half_step = builder.bitcast(builder.shuffle_vector(low, high, lanes(range(1, 16, 2), 8)), v8f32)
+            odd = builder.or_(builder.lshr(u, splat(10, v8i32)), splat(1, v8i32))  # 2 m + 1
+            magnitude = builder.fmul(builder.sitofp(odd, v8f32), half_step)
+            sign = builder.shl(builder.and_(u, splat(ZIG_LAYERS, v8i32)), splat(21, v8i32))
+            x = builder.bitcast(builder.xor(builder.bitcast(magnitude, v8i32), sign), v8f32)
+            accepted = builder.icmp_signed("<", builder.lshr(u, splat(11, v8i32)), threshold)
+            x = builder.select(accepted, x, ir.Constant(v8f32, [0.0] * 8))
+            out_p = builder.gep(buf_p, [offset], inbounds=True, source_etype=f32)
+            builder.store(x, builder.bitcast(out_p, v8f32.as_pointer()), align=4)
+            rejected = builder.xor(accepted, ir.Constant(ir.VectorType(i1, 8), [1] * 8))
+            bits = builder.zext(builder.bitcast(rejected, i8), i64)
+            mask = builder.or_(mask, builder.shl(bits, ir.Constant(i64, 8 * g)))
+            w_at = builder.gep(w_p, [offset], inbounds=True, source_etype=f64)
+            for h in range(2):
+                x_half = builder.fpext(builder.shuffle_vector(x, x, lanes(range(4 * h, 4 * h + 4), 4)), v4f64)
+                w_half = builder.load(
+                    builder.bitcast(builder.gep(w_at, [ir.Constant(i64, 4 * h)], inbounds=True, source_etype=f64),
+                                    v4f64.as_pointer()),
+                    align=8, typ=v4f64)
+                acc[h] = builder.fadd(acc[h], builder.fmul(x_half, w_half, flags=("contract",)), flags=("contract",))
+        both = builder.fadd(acc[0], acc[1])
+        total = builder.extract_element(both, ir.Constant(i32, 0))
+        for q in range(1, 4):
+            total = builder.fadd(total, builder.extract_element(both, ir.Constant(i32, q)))
+        return context.make_tuple(builder, signature.return_type, [total, mask])
+
+    return sig, codegen
+
+
+@njit(cache=True, inline="always")
 def _ziggurat_fast(n_blocks, words, buf, rejected, w):
-    """Fast path of every draw, branch-free (vectorised): ``buf[k]`` and ``sum_k buf[k] w[k]``.
+    """Fast path of every draw, branch-free: ``buf[k]`` and ``sum_k buf[k] w[k]``, 64 draws per block.
 
     ``words`` are the 32-bit draws. One load of ``ZIG_TABLE`` per draw gives the
     layer's half step and threshold. A rejected draw leaves 0 in ``buf[k]`` and
-    sets bit k % 64 of ``rejected[k // 64]`` (an OR reduction of variable
-    shifts, which vectorises; byte flags cost 10 % more). The table is a module
-    constant, so LLVM sees it cannot alias ``buf``.
+    sets bit k % 64 of ``rejected[k // 64]``. The block is ``_ziggurat_block``.
     """
     acc = 0.0
     for b in range(n_blocks):
-        mask = np.uint64(0)
-        base = 64 * b
-        for q in range(64):
-            k = base + q
-            u = words[k]
-            entry = ZIG_TABLE[u & _LAYER_MASK]
-            x = _candidate(u, _u32_as_f32(np.uint32(entry >> np.uint64(32))))
-            ok = np.uint32(u >> np.uint32(11)) < np.uint32(entry & _LOW32)
-            x = x if ok else np.float32(0.0)
-            buf[k] = x
-            acc += np.float64(x) * w[k]
-            mask |= (np.uint64(0) if ok else np.uint64(1)) << np.uint64(q)
+        partial, mask = _ziggurat_block(words, buf, w, ZIG_TABLE, 64 * b)
+        acc += partial
         rejected[b] = mask
     return acc
 
