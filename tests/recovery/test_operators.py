@@ -244,3 +244,35 @@ def test_bad_operator_input():
 def test_memory_matrix_free_is_constant():
     assert GaussianSensing(50, 1000, matrix_free=True, random_state=0).memory_bytes == 0
     assert GaussianSensing(10, 100, random_state=0).memory_bytes == 100 * 55 * 8
+
+
+def test_fast_path_block_at_the_acceptance_boundary():
+    # every layer, both signs, the largest accepted magnitude (T - 1) and the smallest rejected one (T):
+    # values, zeros for rejects, reject-mask bits and the dot product of the vector-IR block
+    from numba import njit
+
+    @njit
+    def run(words, buf, w, n_blocks):
+        rejected = np.zeros(n_blocks, dtype=np.uint64)
+        acc = _kernels._ziggurat_fast(n_blocks, words, buf, rejected, w)
+        return acc, rejected
+
+    layers = np.arange(_kernels.ZIG_LAYERS, dtype=np.uint32)
+    threshold = _kernels.ZIG_THRESHOLD.astype(np.int64)
+    words, want_ok = [], []
+    for m_of, ok in ((np.maximum(threshold - 1, 0), threshold > 0), (threshold, np.ones_like(threshold, bool))):
+        for sign in (0, 1):
+            words.append(layers | np.uint32(sign << 10) | (m_of.astype(np.uint32) << np.uint32(11)))
+            want_ok.append(ok if m_of is not threshold else np.zeros_like(ok))
+    words, want_ok = np.concatenate(words), np.concatenate(want_ok)
+    layer, magnitude = (words & 1023).astype(np.intp), words >> np.uint32(11)
+    value = (2 * magnitude + 1).astype(np.float32) * _kernels.ZIG_HALF_STEP[layer]
+    value = np.where(words & np.uint32(1024), -value, value)
+    want = np.where(want_ok, value, np.float32(0.0))
+    w = np.random.default_rng(0).standard_normal(words.size)
+    buf = np.empty(words.size, dtype=np.float32)
+    acc, rejected = run(words, buf, w, words.size // 64)
+    np.testing.assert_array_equal(buf, want)
+    bits = np.unpackbits(rejected.view(np.uint8), bitorder="little").astype(bool)
+    np.testing.assert_array_equal(bits, ~want_ok)
+    np.testing.assert_allclose(acc, want.astype(np.float64) @ w, rtol=1e-12)
