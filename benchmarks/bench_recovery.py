@@ -187,14 +187,13 @@ def _regenerate_only():
 def _generator_pair():
     """Single-thread regeneration of rows by the current generator and by the previous one.
 
-    The previous generator (until this session): the same 16 xoshiro256++ lanes,
+    The previous generator (until 2026-11-23): the same 16 xoshiro256++ lanes,
     one float64 normal per 64-bit output (bits 0-9 the layer, the top 52 bits
     the signed uniform), two float64 table loads per normal (width and
     acceptance ratio) and float64 row buffers; the same slow path. Kept here
     only to measure the speed-up on the same machine in the same process.
     """
-    from numba import njit, types
-    from numba.core.extending import intrinsic
+    from numba import njit
 
     from lrla.recovery import _kernels as K
 
@@ -203,16 +202,6 @@ def _generator_pair():
     table[1::2] = K.ZIG_X[1:] / K.ZIG_X[:-1]
     layer_mask = np.uint64(K.ZIG_LAYERS - 1)
     exp_two = np.uint64(0x4000000000000000)
-
-    @intrinsic
-    def u64_as_f64(typingctx, bits):
-        if bits != types.uint64:
-            return None
-
-        def codegen(context, builder, signature, args):
-            return builder.bitcast(args[0], context.get_value_type(types.float64))
-
-        return types.float64(types.uint64), codegen
 
     @njit(fastmath=K._REASSOC)
     def previous_row(seed, row, n_free, state, raw, buf, rejected):
@@ -224,7 +213,7 @@ def _generator_pair():
                 k = 64 * b + q
                 u = raw[k]
                 j = 2 * np.int64(u & layer_mask)
-                v = u64_as_f64((u >> np.uint64(12)) | exp_two) - 3.0
+                v = K._reinterpret((u >> np.uint64(12)) | exp_two) - 3.0
                 ok = abs(v) < table[j + 1]
                 buf[k] = v * table[j] if ok else 0.0
                 mask |= (np.uint64(0) if ok else np.uint64(1)) << np.uint64(q)
@@ -237,7 +226,7 @@ def _generator_pair():
                 if k < n_free:
                     u = raw[k]
                     i = np.int64(u & layer_mask)
-                    buf[k] = K._normal_slow(u, i, (u64_as_f64((u >> np.uint64(12)) | exp_two) - 3.0) * K.ZIG_X[i])
+                    buf[k] = K._normal_slow(u, i, (K._reinterpret((u >> np.uint64(12)) | exp_two) - 3.0) * K.ZIG_X[i])
 
     @njit
     def previous(seed, n_rows, n_free):

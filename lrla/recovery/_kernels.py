@@ -106,28 +106,22 @@ _GAMMA = np.uint64(0x9E3779B97F4A7C15)  # SplitMix64's increment
 _INV_2_53 = 1.0 / 9007199254740992.0
 
 
-@intrinsic
-def _u32_as_f32(typingctx, bits):
-    """Reinterpret the bits of a uint32 as a float32 (no conversion)."""
-    if bits != types.uint32:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float32))
-
-    return types.float32(types.uint32), codegen
+#: the other type of the same width, for reinterpreting bits
+_SAME_WIDTH = {types.uint32: types.float32, types.float32: types.uint32,
+               types.uint64: types.float64, types.float64: types.uint64}
 
 
 @intrinsic
-def _f32_as_u32(typingctx, x):
-    """Reinterpret the bits of a float32 as a uint32 (no conversion)."""
-    if x != types.float32:
+def _reinterpret(typingctx, x):
+    """The bits of ``x`` read as the other type of its width (uint32 <-> float32, uint64 <-> float64); no conversion."""
+    target = _SAME_WIDTH.get(x)
+    if target is None:
         return None
 
     def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.uint32))
+        return builder.bitcast(args[0], context.get_value_type(target))
 
-    return types.uint32(types.float32), codegen
+    return target(x), codegen
 
 
 @njit(cache=True, inline="always")
@@ -143,7 +137,7 @@ def _candidate(u, half_step):
     which vectorises without a compare.
     """
     magnitude = np.float32(np.int32((u >> np.uint32(10)) | np.uint32(1))) * half_step
-    return _u32_as_f32(np.uint32(_f32_as_u32(magnitude) ^ ((u & _SIGN_BIT) << np.uint32(21))))
+    return _reinterpret(np.uint32(_reinterpret(magnitude) ^ ((u & _SIGN_BIT) << np.uint32(21))))
 
 
 @njit(cache=True, inline="always")
@@ -254,7 +248,7 @@ def _ziggurat_block(typingctx, words, buf, w, table, base):
         i1, i8, i32, i64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
         f32, f64 = ir.FloatType(), ir.DoubleType()
         v8i32, v8f32, v4f64 = ir.VectorType(i32, 8), ir.VectorType(f32, 8), ir.VectorType(f64, 4)
-        v2i32, v4i32 = ir.VectorType(i32, 2), ir.VectorType(i32, 4)
+        v2i32 = ir.VectorType(i32, 2)
 
         def data(ty, value):
             return context.make_array(ty)(context, builder, value).data
