@@ -25,7 +25,7 @@ from scipy import integrate
 from lrla.datasets import make_sensing_problem
 from lrla.exceptions import ConvergenceWarning
 from lrla.recovery import GaussianSensing, SubgradientRecovery
-from lrla.recovery.subgradient import _top_rate  # the estimator's own noise-probe statistic
+from lrla.recovery.subgradient import _top_rate
 
 from .core import Result, claim, new_figure, one_thread
 from .stats import loglog_slope
