@@ -20,8 +20,8 @@ cvxpy times include building and canonicalising the problem (what a user pays);
 the solver's own time is reported beside it. Needs the ``cvx`` extra.
 
 Matrix-free rows: one fused sub-gradient step of the matrix-free operator at
-d = 200, against the dense operator's step at the same (d, m) when its matrix
-fits in 400 MB; memory is the operator's stored bytes.
+d = 200 and the regeneration alone; memory is the operator's stored bytes
+(the dense operator would store the same entries as float32).
 """
 
 from __future__ import annotations
@@ -342,7 +342,7 @@ def matrix_free(quick):
         f"d={d}, r={r}, m={m}, {p:.0%} one-sided outliers: every A_i regenerated (keyed xoshiro256++ lanes, two normals per "
         f"64-bit output through a 1024-layer ziggurat, "
         f"{n_free} normals per measurement, {normals:.3g} per pass). Stored: {free.memory_bytes} bytes; dense "
-        f"storage would be {normals * 8 / 2**20:.0f} MB. Wall and CPU seconds of one call (the call with the "
+        f"(float32) storage would be {normals * 4 / 2**20:.0f} MB. Wall and CPU seconds of one call (the call with the "
         f"least CPU of the repeats; CPU counts both threads). {machine_line()}; load average {_load()}.",
         "",
         md_table(["pass", "wall s", "CPU s", "CPU ns per normal"], rows),

@@ -17,7 +17,7 @@ table load per normal; it runs branch-free over a whole row (eight draws per
 vector step), marks its rejects (0.43 % of draws) in one 64-bit mask per 64 draws, and
 a fix-up pass runs the tail / wedge / redraw branch on those (exact float64
 tables), chaining SplitMix64 on the draw's 64-bit output. Every normal is a
-float32 value (the dense operator stores it as float64); the fast-path values
+float32 value (the dense operator stores it as float32, exactly); the fast-path values
 lie on a grid of step w_j / 2^21 (<= 2.1e-6). The fast path of each block of
 64 draws is written in LLVM vector IR (``_ziggurat_block``). About 1.05 ns of
 CPU per normal against 1.65-1.9 ns for the previous generator (one float64
@@ -30,9 +30,13 @@ a fixed order, so the result does not depend on the number of threads.
 
 The plain-numpy reference of the generator is ``tests/recovery/reference.py``.
 
-Dense symmetric operator: ``dense_subgm_symmetric`` runs whole SubGM iterations
-(one pass over the stored rows each) without returning to Python; its reference
-is the digest's NumPy loop ``subgm_numpy`` in the same file.
+Dense operator: the rows are stored as float32 (exact: the generator's values)
+and every product is computed in float64 (``dense_forward``,
+``dense_adjoint``, ``_signed_row_pass``): half the memory traffic of float64
+storage, whose BLAS products these kernels replace. ``dense_subgm_symmetric``
+runs whole symmetric SubGM iterations (one pass over the stored rows each)
+without returning to Python; its reference is the digest's NumPy loop
+``subgm_numpy`` in the same file.
 """
 
 from __future__ import annotations
@@ -398,12 +402,12 @@ def _chunk_bounds(n_rows, n_chunks, c):
 
 @njit(cache=True, parallel=True)
 def gaussian_rows(seed, n_rows, n_free, n_chunks=16):
-    """Materialise the packed design: row i holds the free entries of A_i.
+    """Materialise the packed design: row i holds the free entries of A_i (float32, exact).
 
     The rows are generated in ``n_chunks`` blocks (one workspace each); the values
     do not depend on it (tested).
     """
-    out = np.empty((n_rows, n_free))
+    out = np.empty((n_rows, n_free), dtype=np.float32)
     for c in prange(n_chunks):
         state, raw, buf, rejected, w_pad = _new_workspace(n_free)
         start, stop = _chunk_bounds(n_rows, n_chunks, c)
@@ -517,6 +521,43 @@ def _sign(v):
     return 1.0 if v > 0.0 else (-1.0 if v < 0.0 else 0.0)
 
 
+@njit(inline="always", fastmath=_REASSOC)
+def _dot(Z, i, w):
+    acc = 0.0
+    for k in range(Z.shape[1]):
+        acc += Z[i, k] * w[k]
+    return acc
+
+
+@njit(inline="always", fastmath=_REASSOC)
+def _dots4(Z, i, w):
+    """Dot products of rows ``i .. i+3`` with ``w``: four independent sums share each load of ``w``."""
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    for k in range(Z.shape[1]):
+        wk = w[k]
+        a0 += Z[i, k] * wk
+        a1 += Z[i + 1, k] * wk
+        a2 += Z[i + 2, k] * wk
+        a3 += Z[i + 3, k] * wk
+    return a0, a1, a2, a3
+
+
+@njit(inline="always", fastmath=_REASSOC)
+def _add_row(g, Z, i, c):
+    for k in range(Z.shape[1]):
+        g[k] += c * Z[i, k]
+
+
+@njit(inline="always", fastmath=_REASSOC)
+def _add_rows4(g, Z, i, c0, c1, c2, c3):
+    """``g += c0 Z[i] + ... + c3 Z[i+3]``: one load and store of ``g`` per four rows."""
+    for k in range(Z.shape[1]):
+        g[k] += (c0 * Z[i, k] + c1 * Z[i + 1, k]) + (c2 * Z[i + 2, k] + c3 * Z[i + 3, k])
+
+
 @njit(cache=True, fastmath=_REASSOC)
 def _signed_row_pass(Z, y, w, g):
     """``g = Z^T sign(Z w - y)``; returns ``sum |Z w - y|``. One read of ``Z``.
@@ -524,39 +565,48 @@ def _signed_row_pass(Z, y, w, g):
     Rows go four at a time: four independent dot products share each load of
     ``w``, and ``g`` is read and written once per four rows (the store traffic on
     ``g`` dominated a row-at-a-time loop: 1.5-1.8x slower under load, measured).
+    ``Z`` may be float32 (the dense Gaussian operator's rows); the arithmetic is float64.
     """
-    m, n_free = Z.shape
+    m = Z.shape[0]
     g[:] = 0.0
     loss = 0.0
-    i = 0
-    while i + 4 <= m:
-        a0 = 0.0
-        a1 = 0.0
-        a2 = 0.0
-        a3 = 0.0
-        for k in range(n_free):
-            wk = w[k]
-            a0 += Z[i, k] * wk
-            a1 += Z[i + 1, k] * wk
-            a2 += Z[i + 2, k] * wk
-            a3 += Z[i + 3, k] * wk
+    m4 = m - m % 4
+    for i in range(0, m4, 4):
+        a0, a1, a2, a3 = _dots4(Z, i, w)
         r0, r1, r2, r3 = a0 - y[i], a1 - y[i + 1], a2 - y[i + 2], a3 - y[i + 3]
         loss += (abs(r0) + abs(r1)) + (abs(r2) + abs(r3))
-        s0, s1, s2, s3 = _sign(r0), _sign(r1), _sign(r2), _sign(r3)
-        for k in range(n_free):
-            g[k] += (s0 * Z[i, k] + s1 * Z[i + 1, k]) + (s2 * Z[i + 2, k] + s3 * Z[i + 3, k])
-        i += 4
-    while i < m:
-        acc = 0.0
-        for k in range(n_free):
-            acc += Z[i, k] * w[k]
-        res = acc - y[i]
+        _add_rows4(g, Z, i, _sign(r0), _sign(r1), _sign(r2), _sign(r3))
+    for i in range(m4, m):
+        res = _dot(Z, i, w) - y[i]
         loss += abs(res)
-        s = _sign(res)
-        for k in range(n_free):
-            g[k] += s * Z[i, k]
-        i += 1
+        _add_row(g, Z, i, _sign(res))
     return loss
+
+
+@njit(cache=True, fastmath=_REASSOC)
+def dense_forward(Z, w):
+    """``Z @ w`` in float64 arithmetic (``Z`` float32 or float64); reference: ``Z.astype(float) @ w``."""
+    m = Z.shape[0]
+    out = np.empty(m)
+    m4 = m - m % 4
+    for i in range(0, m4, 4):
+        out[i], out[i + 1], out[i + 2], out[i + 3] = _dots4(Z, i, w)
+    for i in range(m4, m):
+        out[i] = _dot(Z, i, w)
+    return out
+
+
+@njit(cache=True, fastmath=_REASSOC)
+def dense_adjoint(Z, z):
+    """``Z^T z`` in float64 arithmetic (``Z`` float32 or float64); reference: ``Z.astype(float).T @ z``."""
+    m, n_free = Z.shape
+    g = np.zeros(n_free)
+    m4 = m - m % 4
+    for i in range(0, m4, 4):
+        _add_rows4(g, Z, i, z[i], z[i + 1], z[i + 2], z[i + 3])
+    for i in range(m4, m):
+        _add_row(g, Z, i, z[i])
+    return g
 
 
 @njit(cache=True, fastmath=_REASSOC)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from lrla.recovery import GaussianSensing, RankOneSensing, SensingOperator, _kernels
+from lrla.recovery import GaussianSensing, RankOneSensing, SensingOperator, _kernels, operators
 
 from .reference import dense_matrices, gaussian_rows
 
@@ -185,6 +185,61 @@ def test_matrix_free_adjoint_many_blocks_and_chunks():
     assert not got[1].any()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(37, 50), (9, 1100)])  # rows not a multiple of 4; n_free over two blocks
+def test_dense_kernels_match_numpy(dtype, shape, monkeypatch):
+    rng = np.random.default_rng(4)
+    Z = rng.standard_normal(shape).astype(dtype)
+    Z[2] = 0.0  # with y[2] = 0 an exactly zero residual, whose sign 0 adds nothing
+    Z64 = Z.astype(np.float64)
+    w = rng.standard_normal(shape[1])
+    C = rng.standard_normal((shape[0], 3))
+    C[:, 1] = 0.0
+    np.testing.assert_allclose(_kernels.dense_forward(Z, w), Z64 @ w, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(_kernels.dense_adjoint(Z, C[:, 0]), Z64.T @ C[:, 0], rtol=1e-12, atol=1e-12)
+    for block in (1 << 20, 3 * shape[1]):  # one block; blocks of 3 rows (the last one short)
+        monkeypatch.setattr(operators, "_CONVERT_ENTRIES", block)
+        got = operators._dense_adjoint_many(Z, C)
+        np.testing.assert_allclose(got, C.T @ Z64, rtol=1e-12, atol=1e-12)
+        assert not got[1].any()
+    y = Z64 @ w + rng.standard_normal(shape[0])
+    y[2] = 0.0
+    g = np.empty(shape[1])
+    loss = _kernels._signed_row_pass(Z, y, w, g)
+    res = _kernels.dense_forward(Z, w) - y
+    assert res[2] == 0.0
+    np.testing.assert_allclose(g, Z64.T @ np.sign(res), rtol=1e-12, atol=1e-12)
+    assert np.isclose(loss, np.abs(res).sum(), rtol=1e-12)
+
+
+def test_dense_rows_are_exact_float32():
+    op = GaussianSensing(6, 30, random_state=1)
+    assert op._flat.dtype == np.float32
+    np.testing.assert_array_equal(op._flat, _kernels.gaussian_rows(op.seed, 30, op.n_free))
+    # the stored values are the matrix-free operator's: same products to rounding
+    free = GaussianSensing(6, 30, matrix_free=True, random_state=1)
+    X = np.random.default_rng(0).standard_normal((6, 6))
+    np.testing.assert_allclose(op(X), free(X), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_dense_sign_step_matches_numpy(symmetric):
+    shape = (7, 7) if symmetric else (5, 8)
+    op = GaussianSensing(shape[0] if symmetric else shape, 41, symmetric=symmetric, random_state=2)
+    rng = np.random.default_rng(3)
+    L, R = rng.standard_normal((shape[0], 2)), rng.standard_normal((shape[1], 2))
+    if symmetric:
+        R = L
+    y = op(L @ R.T) + rng.standard_normal(41)
+    mats = dense_matrices(op)
+    res = np.einsum("ijk,jk->i", mats, L @ R.T) - y
+    S = np.einsum("i,ijk->jk", np.sign(res), mats) / 41
+    GR, GtL, loss = op._sign_step(L, R, y)
+    np.testing.assert_allclose(GR, S @ R, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(GtL, S.T @ L, rtol=1e-10, atol=1e-12)
+    assert np.isclose(loss, np.abs(res).mean(), rtol=1e-10)
+
+
 def test_symmetric_gaussian_law():
     # A_i = (G + G^T)/2: unit-variance diagonal, variance-1/2 off-diagonal
     mats = dense_matrices(GaussianSensing(4, 4000, random_state=0))
@@ -243,7 +298,7 @@ def test_bad_operator_input():
 
 def test_memory_matrix_free_is_constant():
     assert GaussianSensing(50, 1000, matrix_free=True, random_state=0).memory_bytes == 0
-    assert GaussianSensing(10, 100, random_state=0).memory_bytes == 100 * 55 * 8
+    assert GaussianSensing(10, 100, random_state=0).memory_bytes == 100 * 55 * 4  # float32 rows
 
 
 def test_fast_path_block_at_the_acceptance_boundary():
