@@ -25,7 +25,7 @@ from scipy import integrate
 from lrla.datasets import make_sensing_problem
 from lrla.exceptions import ConvergenceWarning
 from lrla.recovery import GaussianSensing, SubgradientRecovery
-from lrla.recovery.subgradient import _top_rate
+from lrla.recovery.subgradient import _top_rates
 
 from .core import Result, claim, new_figure, one_thread
 from .stats import loglog_slope
@@ -765,7 +765,7 @@ def diagnose_noise_edge_gap(ms=(120, 160, 240, 320, 480, 640, 960), d=20, r=2, c
         for s in seeds:
             prob = make_sensing_problem(d, r, m, corruption=corruption, random_state=s)
             signs = np.random.default_rng(1000 + s).choice([-1.0, 1.0], size=(m, n_probes))
-            tops = [_top_rate(P, True) for P in prob.operator._adjoint_many(signs) / m]
+            tops = _top_rates(prob.operator._adjoint_many(signs) / m, True)
             sigma_r = np.linalg.eigvalsh(prob.X)[-r]
             g_r = 2.0 * math.sqrt(2.0 / math.pi) * (1.0 - corruption) * sigma_r / np.linalg.norm(prob.X)
             rows.append((float(np.mean(tops)), g_r))
