@@ -609,6 +609,17 @@ def dense_adjoint(Z, z):
     return g
 
 
+@njit(inline="always")
+def _distance(X, Y):
+    """Frobenius norm of ``X - Y``."""
+    acc = 0.0
+    for j in range(X.shape[0]):
+        for k in range(X.shape[1]):
+            e = X[j, k] - Y[j, k]
+            acc += e * e
+    return math.sqrt(acc)
+
+
 @njit(cache=True, fastmath=_REASSOC)
 def dense_subgm_symmetric(Z, y, U, eta0, decay, t_start, t_stop, rows, cols, X_true, true_norm, tol,
                           t_check, losses, steps, updates, errors):
@@ -652,12 +663,7 @@ def dense_subgm_symmetric(Z, y, U, eta0, decay, t_start, t_stop, rows, cols, X_t
             a, b = rows[k], cols[k]
             w[k] = X[a, b] if a == b else sqrt2 * X[a, b]
         if true_norm > 0.0:
-            acc = 0.0
-            for j in range(d):
-                for k in range(d):
-                    e = X[j, k] - X_true[j, k]
-                    acc += e * e
-            errors[t] = math.sqrt(acc) / true_norm
+            errors[t] = _distance(X, X_true) / true_norm
         # one pass over the measurements: residual, sign, signed accumulation
         loss = _signed_row_pass(Z, y, w, g)
         for k in range(n_free):
@@ -681,6 +687,73 @@ def dense_subgm_symmetric(Z, y, U, eta0, decay, t_start, t_stop, rows, cols, X_t
             for q in range(r):
                 U[j, q] -= eta * D[j, q]
         upd = eta * math.sqrt(dnorm) / max(math.sqrt(unorm), 2.2250738585072014e-308)
+        losses[t] = loss / m
+        steps[t] = eta
+        updates[t] = upd
+        if tol > 0.0 and t >= t_check and upd < tol:
+            return t + 1
+    return t_stop
+
+
+@njit(cache=True, fastmath=_REASSOC)
+def dense_subgm_asymmetric(Z, y, L, R, eta0, decay, t_start, t_stop, X_true, true_norm, tol, t_check,
+                           losses, steps, updates, errors):
+    """Iterations ``t_start .. t_stop - 1`` of SubGM on ``X = L R^T`` with a dense general Gaussian operator.
+
+    ``Z`` (m, d1 d2) holds ``vec(A_i)`` row by row. Each iteration makes one
+    pass over ``Z`` (``_signed_row_pass``) for ``S = A*(sign(A(L R^T) - y)) / m``,
+    then ``L <- L - eta S R`` and ``R <- R - eta S^T L`` (both from the
+    iteration's ``L``, ``R``), with ``eta = eta0 decay^t``. ``L`` and ``R`` are
+    updated in place; the history and the early stop are those of
+    ``dense_subgm_symmetric``, with the relative update
+    ``eta ||(S R, S^T L)|| / ||(L, R)||``. Its reference is the Python loop
+    of ``SubgradientRecovery`` on the same matrices as a generic operator (tested).
+    """
+    d1, r = L.shape
+    d2 = R.shape[0]
+    m = Z.shape[0]
+    w = np.empty(d1 * d2)
+    g = np.empty(d1 * d2)
+    X = w.reshape((d1, d2))
+    G = g.reshape((d1, d2))
+    GR = np.empty((d1, r))
+    GtL = np.empty((d2, r))
+    for t in range(t_start, t_stop):
+        for j in range(d1):
+            for k in range(d2):
+                acc = 0.0
+                for q in range(r):
+                    acc += L[j, q] * R[k, q]
+                X[j, k] = acc
+        if true_norm > 0.0:
+            errors[t] = _distance(X, X_true) / true_norm
+        loss = _signed_row_pass(Z, y, w, g)
+        GR[:, :] = 0.0
+        GtL[:, :] = 0.0
+        for j in range(d1):
+            for k in range(d2):
+                v = G[j, k] / m
+                for q in range(r):
+                    GR[j, q] += v * R[k, q]
+                    GtL[k, q] += v * L[j, q]
+        gnorm = 0.0
+        fnorm = 0.0
+        for j in range(d1):
+            for q in range(r):
+                gnorm += GR[j, q] * GR[j, q]
+                fnorm += L[j, q] * L[j, q]
+        for k in range(d2):
+            for q in range(r):
+                gnorm += GtL[k, q] * GtL[k, q]
+                fnorm += R[k, q] * R[k, q]
+        eta = eta0 * decay ** t
+        for j in range(d1):
+            for q in range(r):
+                L[j, q] -= eta * GR[j, q]
+        for k in range(d2):
+            for q in range(r):
+                R[k, q] -= eta * GtL[k, q]
+        upd = eta * math.sqrt(gnorm) / max(math.sqrt(fnorm), 2.2250738585072014e-308)
         losses[t] = loss / m
         steps[t] = eta
         updates[t] = upd

@@ -165,8 +165,9 @@ class SensingOperator:
         G = self._adjoint(coef)
         return G @ R, G.T @ L
 
-    #: True when ``_run_symmetric`` runs whole SubGM iterations in one compiled loop
+    #: True when ``_run_symmetric`` / ``_run_asymmetric`` run whole SubGM iterations in one compiled loop
     _fused_symmetric = False
+    _fused_asymmetric = False
 
     def _sign_step(self, L, R, y):
         """l1 sub-gradient pieces at ``L R^T``: ``(S R, S^T L, mean|res|)`` with ``S = A*(sign(res))/m``."""
@@ -320,17 +321,27 @@ class GaussianSensing(SensingOperator):
     def _fused_symmetric(self):
         return self._flat is not None and self.symmetric
 
+    @property
+    def _fused_asymmetric(self):
+        return self._flat is not None and not self.symmetric
+
     def _run_symmetric(self, U, y, eta0, decay, t_start, t_stop, X_true, true_norm, tol, t_check, history):
         """SubGM iterations ``t_start .. t_stop - 1`` on ``U`` in place (dense symmetric mode only).
 
         One compiled loop (``_kernels.dense_subgm_symmetric``): no Python work per
-        iteration. ``history`` = (losses, steps, updates, errors) arrays filled at
+        iteration. ``X_true`` is used when ``true_norm > 0``; ``tol <= 0`` never
+        stops early. ``history`` = (losses, steps, updates, errors) arrays filled at
         index t. Returns the index after the last iteration done (early on ``tol``).
         """
-        X_ref = np.zeros((1, 1)) if X_true is None else X_true
         return _kernels.dense_subgm_symmetric(
             self._flat, y, U, float(eta0), float(decay), t_start, t_stop, self._packing.rows, self._packing.cols,
-            X_ref, 0.0 if X_true is None else float(true_norm), 0.0 if tol is None else float(tol), t_check,
+            X_true, true_norm, tol, t_check, *history,
+        )
+
+    def _run_asymmetric(self, L, R, y, eta0, decay, t_start, t_stop, X_true, true_norm, tol, t_check, history):
+        """As ``_run_symmetric`` for ``X = L R^T`` (dense general mode only): ``L``, ``R`` updated in place."""
+        return _kernels.dense_subgm_asymmetric(
+            self._flat, y, L, R, float(eta0), float(decay), t_start, t_stop, X_true, true_norm, tol, t_check,
             *history,
         )
 

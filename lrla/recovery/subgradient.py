@@ -403,10 +403,11 @@ class SubgradientRecovery(BaseEstimator):
         small = getattr(operator, "matrix_free", False) or (
             getattr(operator, "_flat", None) is not None and operator._flat.size <= _SINGLE_THREAD_WORK
         )
-        if symmetric and operator._fused_symmetric:  # compiled loop, no BLAS calls
-            L, n_done, converged, history = self._iterate_fused(operator, y, X_true, L, eta0, decay, n_iter, tol,
-                                                                t_escape)
-            R = L
+        fused = operator._fused_symmetric if symmetric else operator._fused_asymmetric
+        if fused:  # compiled loop, no BLAS calls
+            L, R, n_done, converged, history = self._iterate_fused(
+                operator, y, X_true, L, R, eta0, decay, n_iter, tol, t_escape, symmetric
+            )
         else:
             with threadpool_limits(limits=1, user_api="blas") if small else contextlib.nullcontext():
                 L, R, n_done, converged, history = self._iterate(
@@ -439,26 +440,32 @@ class SubgradientRecovery(BaseEstimator):
         self.budget_ratio_ = ratio
         return self
 
-    def _iterate_fused(self, operator, y, X_true, U, eta0, decay, n_iter, tol, t_escape):
-        """Dense symmetric Gaussian operator: all iterations in compiled blocks (no per-step Python)."""
-        true_norm = None if X_true is None else float(np.linalg.norm(X_true))
+    def _iterate_fused(self, operator, y, X_true, L, R, eta0, decay, n_iter, tol, t_escape, symmetric):
+        """Dense Gaussian operator: all iterations in compiled blocks (no per-step Python)."""
+        true_norm = 0.0 if X_true is None else float(np.linalg.norm(X_true))
         history = tuple(np.empty(n_iter) for _ in range(4))
-        U = np.array(U, dtype=np.float64, order="C")
         y = np.ascontiguousarray(y)
-        X_ref = None if X_true is None else np.ascontiguousarray(X_true)
+        X_ref = np.zeros((1, 1)) if X_true is None else np.ascontiguousarray(X_true)
+        tol = 0.0 if tol is None else float(tol)
+        L = np.array(L, dtype=np.float64, order="C")
+        R = L if symmetric else np.array(R, dtype=np.float64, order="C")
         block = max(1, n_iter // 10) if self.verbose else n_iter
         t = 0
         while t < n_iter:
             stop = min(n_iter, t + block)
-            done = operator._run_symmetric(U, y, eta0, decay, t, stop, X_ref, true_norm, tol, t_escape, history)
+            if symmetric:
+                done = operator._run_symmetric(L, y, eta0, decay, t, stop, X_ref, true_norm, tol, t_escape, history)
+            else:
+                done = operator._run_asymmetric(L, R, y, eta0, decay, t, stop, X_ref, true_norm, tol, t_escape,
+                                                history)
             if self.verbose:
                 err = f", error {history[3][done - 1]:.3e}" if X_true is not None else ""
                 print(f"[SubgradientRecovery] iter {done - 1:5d}: loss {history[0][done - 1]:.4e}, "
                       f"step {history[1][done - 1]:.3e}{err}")
             if done < stop:  # the relative update fell below tol
-                return U, done, True, history
+                return L, R, done, True, history
             t = stop
-        return U, n_iter, False, history
+        return L, R, n_iter, False, history
 
     def _iterate(self, operator, y, X_true, L, R, eta0, decay, n_iter, tol, t_escape, symmetric):
         true_norm = None if X_true is None else float(np.linalg.norm(X_true))
