@@ -95,7 +95,11 @@ def check_array(
         arr = np.asarray(x)
     except Exception as exc:  # ragged lists and the like
         raise TypeError(f"`{name}` could not be converted to an array: {exc}") from None
-    target = np.dtype(dtype) if dtype is not None else _result_dtype(arr.dtype, name)
+    # a forced dtype still rejects complex, object and string input: casting would drop the imaginary
+    # part silently, or parse strings
+    target = _result_dtype(arr.dtype, name)
+    if dtype is not None:
+        target = np.dtype(dtype)
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if arr.ndim not in allowed:

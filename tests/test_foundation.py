@@ -24,6 +24,11 @@ def test_check_array_dtypes_and_copy():
     for bad, exc in [(np.ones(2, complex), TypeError), (np.array(["a"]), TypeError), (sp.eye(2), TypeError)]:
         with pytest.raises(exc, match="`x`"):
             v.check_array(bad, "x")
+    # a forced dtype does not cast them either (complex would lose its imaginary part, strings be parsed)
+    for bad in (np.ones(2, complex), np.array(["1.0"]), np.array([1.0, None])):
+        with pytest.raises(TypeError, match="`x`"):
+            v.check_array(bad, "x", dtype=np.float64)
+    assert v.check_array(np.ones(2, np.float32), "x", dtype=np.float64).dtype == np.float64
     with pytest.raises(ValueError, match="`x` contains NaN"):
         v.check_array([1.0, np.nan], "x")
     assert np.isnan(v.check_array([np.nan], "x", allow_nan=True)).all()
