@@ -285,9 +285,16 @@ class GaussianSensing(SensingOperator):
         self.seed = kernel_seed(check_random_state(random_state))
         self._packing = _Packing(self.shape, self.symmetric)
         self._fwd = self._adj = None
-        self._flat = None if self.matrix_free else _kernels.gaussian_rows(
-            self.seed, self.n_measurements, self._packing.n_free
-        )
+        self._flat = None
+        if not self.matrix_free:
+            try:
+                self._flat = _kernels.gaussian_rows(self.seed, self.n_measurements, self._packing.n_free)
+            except MemoryError:
+                size = self.n_measurements * self._packing.n_free * 4 / 2**30
+                raise MemoryError(
+                    f"dense GaussianSensing needs {size:.3g} GiB for its {self.n_measurements} x "
+                    f"{self._packing.n_free} float32 entries; use matrix_free=True (O(d^2) memory)."
+                ) from None
 
     @property
     def n_free(self):

@@ -296,6 +296,15 @@ def test_bad_operator_input():
         bad(np.eye(2))
 
 
+def test_dense_operator_too_large_says_so(monkeypatch):
+    def fail(*args):
+        raise MemoryError("Allocation failed (probably too large).")
+
+    monkeypatch.setattr(_kernels, "gaussian_rows", fail)
+    with pytest.raises(MemoryError, match="matrix_free=True"):
+        GaussianSensing(3000, 10**5, random_state=0)
+
+
 def test_memory_matrix_free_is_constant():
     assert GaussianSensing(50, 1000, matrix_free=True, random_state=0).memory_bytes == 0
     assert GaussianSensing(10, 100, random_state=0).memory_bytes == 100 * 55 * 4  # float32 rows
