@@ -34,9 +34,10 @@ Dense operator: the rows are stored as float32 (exact: the generator's values)
 and every product is computed in float64 (``dense_forward``,
 ``dense_adjoint``, ``_signed_row_pass``): half the memory traffic of float64
 storage, whose BLAS products these kernels replace. ``dense_subgm_symmetric``
-runs whole symmetric SubGM iterations (one pass over the stored rows each)
-without returning to Python; its reference is the digest's NumPy loop
-``subgm_numpy`` in the same file.
+and ``dense_subgm_asymmetric`` run whole SubGM iterations (one pass over the
+stored rows each) without returning to Python; their references are the
+digest's NumPy loop ``subgm_numpy`` in the same file and the estimator's
+Python loop on a generic operator.
 """
 
 from __future__ import annotations
