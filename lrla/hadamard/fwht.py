@@ -93,6 +93,8 @@ def fwht(x, axis=-1, *, normalize=True, out=None):
     if out is not None:
         if not isinstance(out, np.ndarray):
             raise TypeError(f"`out` must be a numpy array; got {type(out).__name__}.")
+        if not out.flags.writeable:
+            raise ValueError("`out` must be writeable; got a read-only array.")
         if out.shape != arr.shape or out.dtype != arr.dtype:
             raise ValueError(
                 f"`out` must have shape {arr.shape} and dtype {arr.dtype}; got {out.shape} and {out.dtype}."

@@ -133,6 +133,19 @@ def test_out_non_contiguous_or_overlapping_input():
     np.testing.assert_allclose(z, expected)
 
 
+@pytest.mark.parametrize("axis", [0, 1])
+def test_read_only_out_rejected_naming_out(axis):
+    x = np.random.default_rng(9).standard_normal((4, 8))
+    frozen = x.copy()
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="`out` must be writeable"):
+        fwht(frozen, axis=axis, out=frozen)  # in place on a read-only array (was a numba TypingError)
+    with pytest.raises(ValueError, match="`out` must be writeable"):
+        fwht(x, axis=axis, out=frozen)
+    np.testing.assert_array_equal(frozen, x)
+    np.testing.assert_allclose(fwht(frozen, axis=axis), fwht(x, axis=axis))  # read-only input is fine
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("axis", [0, 1])
 def test_non_finite_rejected_on_every_path(bad, axis):
