@@ -32,12 +32,16 @@ class RowSample:
         ``S A``: the sampled rows scaled by ``weights**(1/p)``.
     p : float
         The exponent the weights were made for.
+    n_source_rows : int or None
+        Number of rows n of the sampled matrix ``A`` (None if unknown), so that
+        :meth:`apply` can reject a ``B`` with a different number of rows.
     """
 
     indices: np.ndarray
     weights: np.ndarray
     matrix: object
     p: float = 2.0
+    n_source_rows: int | None = None
 
     @property
     def n_rows(self):
@@ -46,7 +50,13 @@ class RowSample:
 
     def apply(self, B):
         """``S B`` for another matrix or vector ``B`` with the same rows as ``A`` (e.g. a target ``b``)."""
-        B = np.asarray(B)
+        B = check_array(B, "B", ndim=(1, 2))
+        n = B.shape[0]
+        if (self.n_source_rows is not None and n != self.n_source_rows) or (
+            self.indices.size and n <= self.indices.max()
+        ):
+            want = self.n_source_rows if self.n_source_rows is not None else f"> {self.indices.max()}"
+            raise ValueError(f"`B` must have one row per row of the sampled matrix ({want}); got {n}.")
         scale = self.weights ** (1.0 / self.p)
         return B[self.indices] * (scale if B.ndim == 1 else scale[:, None])
 
@@ -58,6 +68,9 @@ def _check_scores(scores, n):
     if np.any(scores < 0):
         raise ValueError("`scores` must be non-negative.")
     total = float(scores.sum())
+    if np.isinf(total):  # the sum of finite scores overflowed: only their ratios matter
+        scores = scores / scores.max()
+        total = float(scores.sum())
     if total <= 0.0:
         raise ValueError("`scores` must have a positive sum.")
     return scores, total
@@ -132,7 +145,7 @@ def _make_sample(A, idx, weights, p):
         matrix = sp.csr_array(sp.diags_array(scale.astype(A.dtype)) @ A[idx])
     else:
         matrix = A[idx] * scale.astype(A.dtype)[:, None]
-    return RowSample(indices=idx, weights=weights, matrix=matrix, p=p)
+    return RowSample(indices=idx, weights=weights, matrix=matrix, p=p, n_source_rows=A.shape[0])
 
 
 def scheme_scores(A, p, scheme, *, sensitivity_method="exact"):

@@ -209,6 +209,38 @@ def test_bad_input_gets_a_clear_error(call, match):
         call(GOOD.copy())
 
 
+@pytest.mark.parametrize(
+    "B, exc, match",
+    [
+        (np.ones(29), ValueError, r"`B` must have one row per row.*\(30\); got 29"),  # was a silent wrong answer
+        (np.ones(31), ValueError, r"`B` must have one row per row.*\(30\); got 31"),
+        (np.ones((30, 2, 2)), ValueError, "`B` must be 1 or 2-dimensional"),  # was an IndexError
+        (np.full(30, np.nan), ValueError, "`B` contains NaN"),
+        (np.ones(30, dtype=complex), TypeError, "`B` must be real"),
+        (sp.csr_array(np.ones((30, 2))), TypeError, "`B`"),  # was an IndexError
+    ],
+)
+def test_row_sample_apply_checks_B(B, exc, match):
+    sample = sample_rows(GOOD, np.ones(30), 10, random_state=0)
+    assert sample.n_source_rows == 30
+    with pytest.raises(exc, match=match):
+        sample.apply(B)
+    b = np.arange(30.0)
+    np.testing.assert_allclose(sample.apply(b), b[sample.indices] * np.sqrt(sample.weights))
+
+
+@pytest.mark.parametrize("replace", [True, False])
+def test_scores_whose_sum_overflows_are_only_ratios(replace):
+    scores = np.linspace(1.0, 2.0, 30)
+    huge = scores * 1e307  # finite, but their sum is not (was numpy's "Probabilities do not sum to 1")
+    kept = huge.copy()
+    a = sample_rows(GOOD, scores, 10, replace=replace, random_state=0)
+    b = sample_rows(GOOD, huge, 10, replace=replace, random_state=0)
+    np.testing.assert_array_equal(a.indices, b.indices)
+    np.testing.assert_allclose(a.weights, b.weights, rtol=1e-12)
+    np.testing.assert_array_equal(huge, kept)
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_non_finite_rows_are_rejected_everywhere(bad):
     A = GOOD.copy()
