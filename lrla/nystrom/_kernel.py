@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 from sklearn.metrics.pairwise import KERNEL_PARAMS, PAIRWISE_KERNEL_FUNCTIONS, pairwise_kernels
 
+from .._validation import check_scalar
 from . import _kernels
 
 KERNEL_NAMES = tuple(sorted(k for k in PAIRWISE_KERNEL_FUNCTIONS if k != "precomputed"))
@@ -36,7 +37,23 @@ def resolve_kernel(kernel, *, gamma=None, coef0=None, degree=None, kernel_params
     unknown = set(params) - set(KERNEL_PARAMS[kernel])
     if unknown:
         raise ValueError(f"`kernel_params` has keys {sorted(unknown)} that kernel {kernel!r} does not take.")
+    # scikit-learn's Nystroem constraints; an unchecked NaN or string surfaced as a LAPACK failure, a
+    # foreign TypeError or (INK) an empty dictionary
+    for name, low in (("gamma", 0.0), ("coef0", None), ("degree", 1.0)):
+        if params.get(name) is not None:
+            check_scalar(params[name], name, low=low)  # checked, passed on unchanged (an int degree stays int)
     return kernel, params
+
+
+# kernels computed from inner products or squared distances |x|^2 - 2 x.y + |y|^2
+_INNER_PRODUCT_KERNELS = ("rbf", "linear", "poly", "polynomial", "sigmoid", "cosine")
+
+
+def _all_finite(K):
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(K, axis=None)):  # one reduction proves it in the common case
+            return True
+    return bool(np.isfinite(K).all())
 
 
 def _is_float64_dense(A):
@@ -79,10 +96,25 @@ class KernelFunction:
         gamma = self.params.get("gamma")
         self.is_rbf = kernel == "rbf" and isinstance(gamma, numbers.Real) and gamma >= 0
 
+    def check_input(self, X, name="X"):
+        """Reject points whose squared norms overflow float64 in an inner-product kernel (a NaN Gram matrix)."""
+        if self.kernel in _INNER_PRODUCT_KERNELS and X.size:
+            largest = float(np.max(np.einsum("ij,ij->i", X, X, dtype=np.float64)))
+            if not largest <= np.finfo(np.float64).max / 4:
+                raise ValueError(f"`{name}` is too large for the {self.kernel!r} kernel: its squared row norms "
+                                 f"(up to {largest:.3g}) overflow float64; rescale `{name}`.")
+        return X
+
     def __call__(self, X, Y=None):
         if self.is_rbf and _is_float64_dense(X) and (Y is None or _is_float64_dense(Y)):
             return rbf_float64(X, Y, float(self.params["gamma"]))
-        return pairwise_kernels(X, Y, metric=self.kernel, filter_params=True, **self.params)
+        return self._finite(pairwise_kernels(X, Y, metric=self.kernel, filter_params=True, **self.params))
+
+    def _finite(self, K):
+        if not _all_finite(K):
+            raise ValueError(f"the kernel {self.kernel!r} returned NaN or infinite values (check `kernel`, "
+                             "`kernel_params`, `gamma`, `coef0` and `degree`, or the scale of `X`).")
+        return K
 
     def block(self, X, Y, x_sq, y_sq, out=None):
         """float64 k(X, Y); for RBF, float64 rows whose squared norms ``x_sq``, ``y_sq`` are precomputed.
@@ -109,7 +141,8 @@ class KernelFunction:
             g = self.params.get("gamma") or 1.0 / X.shape[1]
             c0 = self.params.get("coef0", 1.0)
             sq = g * np.einsum("ij,ij->i", X, X) + c0
-            return np.tanh(sq) if k == "sigmoid" else sq ** self.params.get("degree", 3)
+            with np.errstate(invalid="ignore", over="ignore"):  # a non-integer degree of a negative base
+                return self._finite(np.tanh(sq) if k == "sigmoid" else sq ** self.params.get("degree", 3))
         # a callable: scikit-learn also calls it once per pair
         return np.array([self(X[i : i + 1])[0, 0] for i in range(X.shape[0])], dtype=X.dtype)
 

@@ -164,6 +164,8 @@ class InkEstimate(BaseEstimator):
         elif X.shape[1] != self.n_features_in_:
             raise ValueError(f"`X` has {X.shape[1]} features, but this InkEstimate was fitted with "
                              f"{self.n_features_in_}.")
+        else:
+            self._kernel.check_input(X)
         step = self._step_slots if self.variant == "slots" else self._step_binomial
         diag = self._kernel.diag(X)
         # Each step factorises a small (|D|+1)-square matrix: BLAS threads only add
@@ -183,6 +185,7 @@ class InkEstimate(BaseEstimator):
         kernel, params = resolve_kernel(self.kernel, kernel_params=self.kernel_params)
         self.n_features_in_ = X.shape[1]
         self._kernel = KernelFunction(kernel, params, X.shape[1])
+        self._kernel.check_input(X)
         self._ridge, self._scale = ridge, 1.0 - eps
         if self.budget is None:
             if self.variant == "slots":

@@ -283,6 +283,7 @@ class RLSNystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         kernel, params = resolve_kernel(self.kernel, gamma=self.gamma, coef0=self.coef0, degree=self.degree,
                                         kernel_params=self.kernel_params)
         self._kernel = KernelFunction(kernel, params, X.shape[1])
+        self._kernel.check_input(X)
         check_option(self.sampling, "sampling", SAMPLINGS)
         ridge = None if self.ridge is None else check_scalar(self.ridge, "ridge", low=0.0, low_inclusive=False)
         rng = check_random_state(self.random_state)
@@ -291,6 +292,7 @@ class RLSNystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             L = check_array(self.landmarks, "landmarks", ndim=2, dtype=np.float64)
             if L.shape[1] != X.shape[1]:
                 raise ValueError(f"`landmarks` must have {X.shape[1]} columns (n_features); got {L.shape[1]}.")
+            self._kernel.check_input(L, "landmarks")
             self.components_ = L.astype(X.dtype)
             self.component_indices_ = None
         else:
@@ -341,7 +343,7 @@ class RLSNystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """Feature map ``Z = k(X, components_) @ normalization_.T``; ``Z Z^T`` approximates the kernel."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        K_nm = self._kernel(X, self.components_)
+        K_nm = self._kernel(self._kernel.check_input(X), self.components_)
         return K_nm @ self.normalization_.T.astype(X.dtype)
 
     def __sklearn_tags__(self):

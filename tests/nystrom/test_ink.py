@@ -124,6 +124,33 @@ def test_bad_input(kwargs, X, exc, match):
         InkEstimate(kernel, **kwargs).fit(X)
 
 
+@pytest.mark.parametrize("variant", ["slots", "binomial"])
+@pytest.mark.parametrize(
+    "kwargs, scale, exc, match",
+    [
+        # a NaN gamma gave an empty dictionary without error (slots) or numpy's "p < 0, p > 1" (binomial)
+        ({"kernel_params": {"gamma": np.nan}}, 1.0, ValueError, "`gamma` must be finite"),
+        ({"kernel_params": {"gamma": -1.0}}, 1.0, ValueError, "`gamma` must be >= 0"),
+        ({"kernel_params": {"gamma": "a"}}, 1.0, TypeError, "`gamma` must be a real number"),
+        ({"kernel": "poly", "kernel_params": {"degree": 2.5}}, 1.0, ValueError, "kernel 'poly' returned NaN"),
+        ({}, 1e200, ValueError, "`X` is too large for the 'rbf' kernel"),  # was "`K` contains NaN"
+    ],
+)
+def test_kernel_parameters_and_overflow_rejected(variant, kwargs, scale, exc, match):
+    X = np.random.default_rng(0).standard_normal((30, 2)) * scale
+    kwargs = dict(kwargs)
+    kernel = kwargs.pop("kernel", "rbf")
+    with pytest.raises(exc, match=match):
+        InkEstimate(kernel, ridge=1.0, variant=variant, random_state=0, **kwargs).fit(X)
+
+
+def test_later_batch_with_overflowing_norms_rejected():
+    X = np.random.default_rng(0).standard_normal((30, 2))
+    ink = InkEstimate(ridge=1.0, budget=20, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="`X` is too large"):
+        ink.partial_fit(X * 1e200)
+
+
 def test_feature_mismatch_in_partial_fit():
     ink = InkEstimate(ridge=1.0, budget=10).partial_fit(np.ones((3, 2)))
     with pytest.raises(ValueError, match="features"):

@@ -142,6 +142,40 @@ def test_bad_input(kwargs, exc, match):
         RLSNystroem(**kwargs).fit(X)
 
 
+@pytest.mark.parametrize("sampling", ["recursive", "uniform", "rls", "ink"])
+@pytest.mark.parametrize(
+    "kwargs, scale, exc, match",
+    [
+        # each was a LAPACK "dsyevd failed to converge", a foreign TypeError or "`K` contains NaN"
+        ({"gamma": np.nan}, 1.0, ValueError, "`gamma` must be finite"),
+        ({"gamma": -1.0}, 1.0, ValueError, "`gamma` must be >= 0"),
+        ({"gamma": "a"}, 1.0, TypeError, "`gamma` must be a real number"),
+        ({"kernel_params": {"gamma": 1j}}, 1.0, TypeError, "`gamma` must be a real number"),
+        ({"kernel": "poly", "degree": 0.5}, 1.0, ValueError, "`degree` must be >= 1"),
+        ({"kernel": "poly", "coef0": np.inf}, 1.0, ValueError, "`coef0` must be finite"),
+        ({"kernel": "poly", "degree": 2.5, "coef0": -10.0}, 1.0, ValueError, "kernel 'poly' returned NaN"),
+        ({"kernel": lambda x, y: np.nan}, 1.0, ValueError, "returned NaN"),
+        ({}, 1e200, ValueError, "`X` is too large for the 'rbf' kernel"),
+        ({"kernel": "linear"}, 1e160, ValueError, "`X` is too large for the 'linear' kernel"),
+    ],
+)
+def test_kernel_parameters_and_overflow_rejected(sampling, kwargs, scale, exc, match):
+    X = np.random.default_rng(0).standard_normal((30, 3)) * scale
+    with pytest.raises(exc, match=match):
+        RLSNystroem(n_components=5, sampling=sampling, random_state=0, **kwargs).fit(X)
+
+
+def test_landmarks_and_transform_input_overflow_rejected():
+    X = np.random.default_rng(0).standard_normal((30, 3))
+    with pytest.raises(ValueError, match="`landmarks` is too large"):
+        RLSNystroem(landmarks=X[:4] * 1e200).fit(X)
+    fitted = RLSNystroem(n_components=5, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="`X` is too large"):
+        fitted.transform(X * 1e200)
+    with pytest.raises(ValueError, match="`X` is too large"):
+        NystroemKRR(n_components=5, random_state=0).fit(X * 1e200, np.ones(30))
+
+
 def test_nan_in_X():
     X = np.ones((5, 2))
     X[1, 1] = np.nan
