@@ -137,7 +137,9 @@ class SensingOperator:
     def _forward(self, X):
         if self._flat is not None:
             return self._flat @ X.ravel()
-        out = np.asarray(self._fwd(X), dtype=np.float64)
+        # a user callable: complex, NaN or inf output would otherwise be truncated or surface as a
+        # misleading "no signal" error in the estimator
+        out = check_array(self._fwd(X), "forward(X)", dtype=np.float64)
         if out.shape != (self.n_measurements,):
             raise ValueError(f"`forward` must return shape ({self.n_measurements},); got {out.shape}.")
         return out
@@ -145,7 +147,7 @@ class SensingOperator:
     def _adjoint(self, z):
         if self._flat is not None:
             return (self._flat.T @ z).reshape(self.shape)
-        out = np.asarray(self._adj(z), dtype=np.float64)
+        out = check_array(self._adj(z), "adjoint(z)", dtype=np.float64)
         if out.shape != self.shape:
             raise ValueError(f"`adjoint` must return shape {self.shape}; got {out.shape}.")
         return out

@@ -294,6 +294,14 @@ def test_bad_operator_input():
                           shape=(2, 2), n_measurements=3)
     with pytest.raises(ValueError, match="forward"):
         bad(np.eye(2))
+    # callables returning complex or non-finite values: named, not truncated or passed on
+    for value, exc in [(1j, TypeError), (np.nan, ValueError), (np.inf, ValueError)]:
+        bad = SensingOperator(forward=lambda X, v=value: np.full(3, v), adjoint=lambda z, v=value: np.full((2, 2), v),
+                              shape=(2, 2), n_measurements=3)
+        with pytest.raises(exc, match="forward"):
+            bad(np.eye(2))
+        with pytest.raises(exc, match="adjoint"):
+            bad.adjoint(np.ones(3))
 
 
 def test_dense_operator_too_large_says_so(monkeypatch):
