@@ -90,7 +90,8 @@ class FrequentDirections(BaseEstimator):
         if self.n_seen_ == 0:
             raise ValueError("`rows` is an empty stream.")
         if self.frobenius_sq_ == 0.0:
-            raise ValueError("the stream is all zeros: its top eigenvector is undefined.")
+            raise ValueError("the stream is all zeros (or its entries are so small, below ~1e-154, that their "
+                             "squares underflow to 0: rescale it): its top eigenvector is undefined.")
         return self
 
     def partial_fit(self, rows):
@@ -98,6 +99,10 @@ class FrequentDirections(BaseEstimator):
         if not hasattr(self, "_B"):
             self._reset()
         for chunk in iter_chunks(rows, self._d, "rows"):
+            energy = float(np.einsum("ij,ij->", chunk, chunk, dtype=np.float64))
+            if not math.isfinite(self.frobenius_sq_ + energy):  # before the SVD, which would hang on inf
+                raise ValueError("`rows` is too large: the sum of squared row norms overflows float64 (entries "
+                                 "of about 1e150 or more); rescale the stream.")
             i = 0
             while i < chunk.shape[0]:
                 take = min(chunk.shape[0] - i, self._B.shape[0] - self._filled)
@@ -106,7 +111,7 @@ class FrequentDirections(BaseEstimator):
                 i += take
                 if self._filled == self._B.shape[0]:
                     self._shrink()
-            self.frobenius_sq_ += float(np.einsum("ij,ij->", chunk, chunk, dtype=np.float64))
+            self.frobenius_sq_ += energy
             self.n_seen_ += chunk.shape[0]
         self._summarise()
         return self

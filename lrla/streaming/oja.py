@@ -49,7 +49,7 @@ class OjaTopEigenvector(BaseEstimator):
         Unit estimate (the selected rate's in multi-rate mode); ``None``
         until a non-zero row has been seen.
     vectors_ : ndarray of shape (dim, n_rates)
-        One unit vector per rate.
+        One unit vector per rate (NaN for a rate whose iterate overflowed).
     learning_rates_ : ndarray of shape (n_rates,)
     selected_rate_ : float
     log_growth_ : ndarray of shape (n_rates,)
@@ -65,8 +65,11 @@ class OjaTopEigenvector(BaseEstimator):
     The iterate is kept in float64 (rows may be float32). It is normalised at
     every row in effect, but not in storage: the direction is updated
     unnormalised (the update is linear) next to an exact scale factor, and
-    renormalised when that factor falls below 1e-100, so large rates cannot
-    overflow. A row then costs one dot product and one update over its
+    renormalised when that factor falls below 1e-100, so large rates do not
+    overflow unless ``eta * ||a||^2`` is astronomically large (beyond roughly 1e50); a
+    rate whose iterate does overflow is never selected (its column of
+    ``vectors_`` is NaN), and if every rate does, ``partial_fit`` raises
+    ``ValueError``. A row then costs one dot product and one update over its
     non-zero entries per rate (sparse rows, such as those of
     ``lrla.datasets.make_oja_hard_instance``, are cheap). The result does not
     depend on how the stream is chunked.
@@ -110,7 +113,8 @@ class OjaTopEigenvector(BaseEstimator):
         if self.n_seen_ == 0:
             raise ValueError("`rows` is an empty stream.")
         if self.vector_ is None:
-            raise ValueError("the stream is all zeros (or orthogonal to the start vector): "
+            raise ValueError("the stream is all zeros (or orthogonal to the start vector, or its entries are so "
+                             "small, below ~1e-154, that their squares underflow to 0: rescale it): "
                              "its top eigenvector is undefined.")
         return self
 
@@ -159,11 +163,28 @@ class OjaTopEigenvector(BaseEstimator):
         self.selected_rate_ = None
 
     def _select(self):
-        if not np.any(self.energy_ > 0):
+        W = self._W
+        norms = np.linalg.norm(W, axis=1, keepdims=True)
+        if not np.isfinite(norms).all():  # a large but finite iterate: scale it before taking the norm
+            with np.errstate(invalid="ignore", over="ignore"):
+                W = W / np.abs(W).max(axis=1, keepdims=True)
+                norms = np.linalg.norm(W, axis=1, keepdims=True)
+        # A rate far too large for the scale of the rows (eta ||a||^2 beyond roughly 1e50) overflows
+        # the iterate: its growth or energy is inf or NaN, which argmax would select.
+        # (a renormalisation whose squared norm overflowed leaves a zero iterate)
+        stable = (np.isfinite(self.log_growth_) & np.isfinite(self.energy_) & np.isfinite(W).all(axis=1)
+                  & (norms[:, 0] > 0))
+        if not stable.any():
+            raise ValueError(
+                f"the iterate overflowed for every `learning_rate` (largest {float(self.learning_rates_.max()):.3g}):"
+                " the rate is far too large for the scale of the rows; use a smaller rate or rescale the rows.")
+        if not np.any(self.energy_[stable] > 0):
             return
-        j = int(np.argmax(self.log_growth_ / self.learning_rates_))
+        score = np.where(stable, self.log_growth_ / self.learning_rates_, -np.inf)
+        j = int(np.argmax(score))
         self.selected_rate_ = float(self.learning_rates_[j])
-        self.vectors_ = (self._W / np.linalg.norm(self._W, axis=1, keepdims=True)).T.copy()
+        with np.errstate(invalid="ignore"):
+            self.vectors_ = (W / norms).T.copy()
         v = self.vectors_[:, j].copy()
         v *= 1.0 if v[np.argmax(np.abs(v))] >= 0 else -1.0
         self.vector_ = v

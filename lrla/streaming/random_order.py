@@ -15,6 +15,10 @@ from ._stream import iter_chunks
 __all__ = ["RandomOrderTopEigenvector"]
 
 
+_OVERFLOW_MESSAGE = ("`rows` is too large: the sum of squared row norms overflows float64 (entries of about "
+                     "1e150 or more); rescale the stream. This estimator must be refit.")
+
+
 class RandomOrderTopEigenvector(BaseEstimator):
     """Top eigenvector of ``A^T A`` from rows seen once, in random order, in small space.
 
@@ -146,7 +150,8 @@ class RandomOrderTopEigenvector(BaseEstimator):
         if self.n_seen_ == 0:
             raise ValueError("`rows` is an empty stream.")
         if self._state[2] == 0.0:
-            raise ValueError("the stream is all zeros: its top eigenvector is undefined.")
+            raise ValueError("the stream is all zeros (or its entries are so small, below ~1e-154, that their "
+                             "squares underflow to 0: rescale it): its top eigenvector is undefined.")
         if self._geometric:
             self._finish_segment()
             if self.vector_ is None:
@@ -226,6 +231,8 @@ class RandomOrderTopEigenvector(BaseEstimator):
             heavy = np.zeros(take, dtype=np.bool_)
             _kernels.random_order_pass(part, self.n_seen_, self._horizon(), self._inv_dl, self._state,
                                        self._Z, self._Y, heavy, self._seg > 0)
+            if not math.isfinite(self._state[2]):  # checked after the pass: free, unlike a pass of its own
+                raise ValueError(_OVERFLOW_MESSAGE)
             if heavy.any():
                 self._append(part[heavy])
             self.n_seen_ += take
@@ -286,7 +293,8 @@ class RandomOrderTopEigenvector(BaseEstimator):
         final = (not self._geometric) and self.n_seen_ == self._n
         if not np.any(M_B) and not np.any(H):
             if final and self._state[2] == 0.0:
-                raise ValueError("the stream is all zeros: its top eigenvector is undefined.")
+                raise ValueError("the stream is all zeros (or its entries are so small, below ~1e-154, that "
+                                 "their squares underflow to 0: rescale it): its top eigenvector is undefined.")
             self._Y = np.zeros_like(self._Y)
             return  # nothing seen along the block yet; keep it
         self.vector_, self.eigenvalue_ = self._ritz_estimate(B, light, H, heavy_scale)

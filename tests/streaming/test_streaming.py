@@ -137,6 +137,37 @@ def test_bad_input(index):
         make().partial_fit(np.ones((2, D), dtype=complex))
 
 
+@pytest.mark.parametrize("index", [0, 1, 2, 5], ids=["kw", "kw-geometric", "kw-block", "fd"])
+def test_rows_whose_squares_overflow_are_rejected(spiked, index):
+    # were a LinAlgError ("SVD did not converge"), an IndexError, or (FD) an SVD that never returned
+    A, _, _ = spiked
+    with pytest.raises(ValueError, match="`rows` is too large"):
+        _estimators(A.shape[0])[index].fit(A * 1e155)
+
+
+@pytest.mark.parametrize("index", range(6), ids=ESTIMATOR_IDS)
+def test_rows_whose_squares_underflow_are_not_called_all_zeros(index):
+    with pytest.raises(ValueError, match="underflow"):
+        _estimators(100)[index].fit(np.full((100, D), 1e-170))
+
+
+@pytest.mark.parametrize("rates", [1e100, 1e300, [1e100, 1e300]])
+def test_oja_rate_that_overflows_raises_instead_of_a_nan_vector(spiked, rates):
+    A, _, _ = spiked
+    with pytest.raises(ValueError, match="`learning_rate`"):  # was a NaN vector_, returned silently
+        OjaTopEigenvector(D, learning_rate=rates, random_state=0).fit(A[:500])
+
+
+def test_oja_overflowing_rate_is_never_selected(spiked):
+    A, v1, _ = spiked
+    grid = [0.5, 4.0, 30.0]
+    est = OjaTopEigenvector(D, learning_rate=grid + [1e300], random_state=0).fit(A)  # 1e300 was selected: NaN
+    ref = OjaTopEigenvector(D, learning_rate=grid, random_state=0).fit(A)
+    assert est.selected_rate_ == ref.selected_rate_
+    np.testing.assert_array_equal(est.vector_, ref.vector_)
+    assert abs(est.vector_ @ v1) > 0.98
+
+
 def test_bad_parameters():
     with pytest.raises(ValueError, match="n_rows"):
         RandomOrderTopEigenvector(4, n_rows=0).partial_fit(np.ones(4))
