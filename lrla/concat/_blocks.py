@@ -7,7 +7,7 @@ import scipy.sparse as sp
 
 from .._validation import check_array, check_int
 
-__all__ = ["check_blocks", "check_rank_param", "norm_seed", "top_sum", "sq_singular_values", "orth_basis"]
+__all__ = ["check_blocks", "check_energy", "check_rank_param", "norm_seed", "top_sum", "sq_singular_values", "orth_basis"]
 
 
 def check_blocks(blocks, name="blocks", *, return_sq_norms=False):
@@ -38,6 +38,7 @@ def check_blocks(blocks, name="blocks", *, return_sq_norms=False):
         raise ValueError(f"`{name}` must contain at least one matrix; got an empty collection.")
     fast = _fast_path(seq)
     if fast is not None:
+        check_energy(fast[0], fast[1], name)
         return fast if return_sq_norms else fast[0]
     out = []
     n_rows = None
@@ -52,9 +53,39 @@ def check_blocks(blocks, name="blocks", *, return_sq_norms=False):
             )
         # Certificates compare energies to ~1e-10 relative accuracy: float64 throughout.
         out.append(np.ascontiguousarray(A, dtype=np.float64))
+    sq = np.array([float(np.vdot(A, A)) for A in out])
+    check_energy(out, sq, name)
     if return_sq_norms:
-        return out, np.array([float(np.vdot(A, A)) for A in out])
+        return out, sq
     return out
+
+
+def check_energy(blocks, sq_norms, name="blocks", *, indexed=True):
+    """Reject blocks whose squared Frobenius norms (finite entries) overflow or underflow float64.
+
+    Every certificate and error of this family is a ratio of such energies: an
+    overflowing one made every certified error 0 or NaN, and one that
+    underflows to 0 (all entries below ~1e-154) made a non-zero block count as
+    zero, so either way the clustering certified errors it did not have.
+    ``indexed=False``: ``blocks`` holds the one matrix called ``name``.
+    """
+    sq_norms = np.asarray(sq_norms, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        total = float(sq_norms.sum())
+    fix = f"rescale `{name}` (relative errors and clusters do not depend on the scale)."
+    if not np.isfinite(total):
+        if not indexed:
+            what = "its squared Frobenius norm"
+        elif np.isfinite(sq_norms).all():
+            what = "the sum of the squared Frobenius norms"
+        else:
+            what = f"the squared Frobenius norm of `{name}[{int(np.argmin(np.isfinite(sq_norms)))}]`"
+        raise ValueError(f"`{name}` is too large: {what} overflows float64 (entries above ~1e150); {fix}")
+    for j in np.flatnonzero(sq_norms < np.finfo(np.float64).tiny):
+        if np.any(blocks[j]):
+            label = f"{name}[{j}]" if indexed else name
+            raise ValueError(f"`{label}` is too small: its squared Frobenius norm underflows float64 (entries "
+                             f"below ~1e-154); {fix}")
 
 
 def _fast_path(seq):

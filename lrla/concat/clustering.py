@@ -403,7 +403,10 @@ def compression_ratio(blocks, labels, rank):
     if np.ndim(rank) == 0:
         ranks = np.full(uniq.size, check_rank_param(rank))
     else:
-        ranks = check_array(rank, "rank", ndim=1).astype(np.int64)
+        ranks = np.asarray(rank)
+        if ranks.dtype.kind not in "iu":  # floats were truncated (1.5 -> 1), bools counted as 1
+            raise TypeError(f"`rank` must be an int or a sequence of ints; got dtype {ranks.dtype}.")
+        ranks = check_array(ranks, "rank", ndim=1).astype(np.int64)
         if ranks.size != uniq.size or (ranks < 1).any():
             raise ValueError(f"`rank` must be an int or {uniq.size} positive ints (one per cluster).")
     return _compression_ratio(blocks, labels, ranks)

@@ -8,7 +8,7 @@ from sklearn.exceptions import NotFittedError
 
 from .._validation import check_array, check_int, check_scalar
 from . import _kernels
-from ._blocks import check_blocks, prune_tol
+from ._blocks import check_blocks, check_energy, prune_tol
 
 __all__ = ["IncrementalSVD"]
 
@@ -198,6 +198,11 @@ class IncrementalSVD(BaseEstimator):
         if hasattr(self, "basis_") and A.shape[0] != self.n_rows_:
             raise ValueError(f"`block` must have {self.n_rows_} rows like the previous blocks; got {A.shape[0]}.")
         A = np.ascontiguousarray(A, dtype=np.float64)
+        energy = float(np.vdot(A, A))
+        check_energy([A], [energy], "block", indexed=False)
+        if not np.isfinite(getattr(self, "total_energy_", 0.0) + energy):
+            raise ValueError("`block` is too large: the total squared norm of the added blocks overflows float64; "
+                             "rescale the blocks.")
         if not hasattr(self, "basis_"):
             self.n_rows_ = A.shape[0]
             self.basis_ = np.zeros((A.shape[0], 0))
@@ -207,7 +212,7 @@ class IncrementalSVD(BaseEstimator):
         self.basis_, self.eigenvalues_ = self._update_rule(
             self.basis_, self.eigenvalues_, A, rank + oversample, rtol
         )
-        self.total_energy_ += float(np.vdot(A, A))
+        self.total_energy_ += energy
         self.n_blocks_ += 1
         return self.energy_
 

@@ -159,6 +159,17 @@ def test_bad_input(fn):
         fn([np.ones((4, 0))], 1)
 
 
+@pytest.mark.parametrize("scale, match", [(1e200, r"too large"), (1e-170, r"`blocks\[0\]` is too small")])
+def test_energies_that_overflow_or_underflow_are_rejected(scale, match):
+    # were inf (relative_error then NaN) or 0 (relative_error then 0: a zero error certified for any data)
+    blocks = [A * scale for A in make_block_family("gaussian", 4, 10, 3, random_state=0)]
+    for fn in (captured_energy, weyl_bound, union_bound, residual_bound, elementwise_tail_bound):
+        with pytest.raises(ValueError, match=match):
+            fn(blocks, 2)
+    with pytest.raises(ValueError, match=match):
+        total_energy(blocks)
+
+
 def test_bad_options():
     blocks = [np.eye(3)[:, :1], np.eye(3)[:, 1:2]]
     with pytest.raises(ValueError, match="projector"):

@@ -228,13 +228,41 @@ def test_equal_shape_nonfinite_block_named(bad):
         cluster_matrices(blocks, 1, 0.1, method="max_norm")
 
 
-def test_huge_finite_entries_accepted_by_check():
-    # Squares overflow to inf, entries are finite: the check must not reject them (it falls back per block).
+def test_huge_finite_entries_named_as_overflow_not_as_non_finite():
+    # Squares overflow to inf, entries are finite: the equal-shape fast path falls back per block, which
+    # names the overflow (energies of inf made every certified error 0 or NaN) rather than a NaN or inf entry.
     from lrla.concat._blocks import check_blocks
 
     blocks = [np.full((2, 2), 1e200), np.ones((2, 2))]
-    out, sq = check_blocks(blocks, return_sq_norms=True)
-    assert np.array_equal(out[0], blocks[0]) and np.isinf(sq[0]) and sq[1] == 4.0
+    with pytest.raises(ValueError, match=r"`blocks` is too large: the squared Frobenius norm of `blocks\[0\]`"):
+        check_blocks(blocks, return_sq_norms=True)
+    out, sq = check_blocks([np.full((2, 2), 1e100), np.ones((2, 2))], return_sq_norms=True)
+    assert sq.tolist() == [4e200, 4.0]
+
+
+@pytest.mark.parametrize("scale, match", [(1e200, "too large"), (1e-170, "too small")])
+@pytest.mark.parametrize("container", [list, np.array])
+def test_scales_whose_energies_overflow_or_underflow_are_rejected(scale, match, container):
+    # Clusters and errors are scale-invariant, but energies in float64 are not: at 1e-170 every energy
+    # underflowed to 0 and all six blocks were merged into one cluster certified with error 0 (its true
+    # error is 0.81 > eps); at 1e200 they overflowed to inf: the same one cluster, certified error NaN.
+    blocks = make_block_family("gaussian", 6, 20, 3, random_state=0)
+    labels = cluster_matrices(blocks, 2, 0.1)
+    assert np.unique(labels).size > 1  # at scale 1 the constraint does separate them
+    scaled = container([A * scale for A in blocks])
+    with pytest.raises(ValueError, match=match):
+        cluster_matrices(scaled, 2, 0.1)
+    with pytest.raises(ValueError, match=match):
+        ErrorConstrainedClustering(2, 0.1).fit(scaled)
+    np.testing.assert_array_equal(cluster_matrices([A * 2.0**-300 for A in blocks], 2, 0.1), labels)
+
+
+def test_compression_ratio_rejects_non_integer_ranks():
+    blocks = [np.ones((10, 2))] * 4
+    with pytest.raises(TypeError, match="`rank` must be an int or a sequence of ints"):
+        compression_ratio(blocks, [0, 0, 1, 1], [1.5, 2.5])  # was truncated to [1, 2] silently
+    with pytest.raises(TypeError, match="`rank`"):
+        compression_ratio(blocks, [0, 0, 1, 1], [True, True])
 
 
 def test_accept_prefix_matches_numpy():

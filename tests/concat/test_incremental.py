@@ -113,6 +113,19 @@ def test_params_and_errors():
         IncrementalSVD(2.5).add(np.ones((3, 1)))
 
 
+@pytest.mark.parametrize("scale, match", [(1e200, "`block` is too large"), (1e-170, "`block` is too small")])
+def test_block_energy_overflow_or_underflow_rejected(scale, match):
+    A = np.random.default_rng(0).standard_normal((10, 3))
+    inc = IncrementalSVD(2)
+    with pytest.raises(ValueError, match=match):  # energy_ was inf (or 0 for a non-zero block)
+        inc.add(A * scale)
+    assert not hasattr(inc, "basis_")  # checked before the state is touched
+    inc.add(A)
+    with pytest.raises(ValueError, match=match):
+        inc.add(A * scale)
+    assert inc.n_blocks_ == 1
+
+
 def test_zero_block():
     est = IncrementalSVD(2)
     assert est.add(np.zeros((5, 2))) == 0.0
