@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import math
 import warnings
@@ -15,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from .._rng import check_random_state, kernel_seed
-from .._validation import check_int, check_option, check_rank, check_scalar
+from .._validation import check_array, check_int, check_option, check_rank, check_scalar
 from ..exceptions import ConvergenceWarning
 from . import _kernels
 from ._observed import _check_indices, entries_from_arrays, entries_from_matrix
@@ -103,15 +104,46 @@ def _check_true_matrix(true_matrix, shape):
     if isinstance(true_matrix, tuple):
         if len(true_matrix) != 3:
             raise ValueError("`true_matrix` as a tuple must be (U, s, V) with M = U diag(s) V^T.")
-        Us, s, Vs = (np.asarray(a, dtype=np.float64) for a in true_matrix)
+        Us, s, Vs = (check_array(a, f"true_matrix[{i}]", dtype=np.float64) for i, a in enumerate(true_matrix))
         if Us.ndim != 2 or Vs.ndim != 2 or s.ndim != 1 or Us.shape[0] != shape[0] or Vs.shape[0] != shape[1] \
                 or not (Us.shape[1] == Vs.shape[1] == s.shape[0]):
             raise ValueError(f"`true_matrix` factors do not match the shape {shape}.")
         return Us, s, Vs
-    M = np.asarray(true_matrix, dtype=np.float64)
+    M = check_array(true_matrix, "true_matrix", dtype=np.float64)
     if M.shape != tuple(shape):
         raise ValueError(f"`true_matrix` must have shape {shape}; got {M.shape}.")
     return M
+
+
+# Observed values whose largest magnitude lies outside [2^-200, 2^200] are scaled towards 1 first.
+_SAFE_EXPONENT = 200
+
+
+def _balancing_exponent(values):
+    """``h`` such that ``values * 4**-h`` has its largest magnitude near 1, or 0 if it is in the safe range.
+
+    The iteration is scale-equivariant, but its squared quantities are not in
+    float64: observed values of about 1e120 made the robust solver's SVD fail,
+    and values of about 1e+-200 gave a wrong completion without an error. A
+    power of 4 scales the values exactly and the factors back by ``2**h``.
+    """
+    peak = float(np.max(np.abs(values))) if values.size else 0.0
+    if peak == 0.0:
+        return 0
+    exponent = math.frexp(peak)[1]
+    if -_SAFE_EXPONENT <= exponent <= _SAFE_EXPONENT:
+        return 0
+    return exponent // 2
+
+
+def _scaled_entries(entries, exponent):
+    """``entries`` with every value times ``2**exponent`` (exact)."""
+    return dataclasses.replace(
+        entries,
+        values=np.ldexp(entries.values, exponent),
+        row_vals=np.ldexp(entries.row_vals, exponent),
+        col_vals=np.ldexp(entries.col_vals, exponent),
+    )
 
 
 def _randomized_svd_observed(entries, rank, rng, *, n_oversamples, n_power_iter):
@@ -388,6 +420,13 @@ class AltMinCompletion(BaseEstimator):
             raise TypeError(f"`sample_split` must be a bool; got {self.sample_split!r}.")
         truth = _check_true_matrix(true_matrix, (m, n))
         rng = check_random_state(self.random_state)
+        half_exponent = _balancing_exponent(entries.values)
+        if half_exponent:
+            entries = _scaled_entries(entries, -2 * half_exponent)
+            if isinstance(truth, tuple):
+                truth = (truth[0], np.ldexp(truth[1], -2 * half_exponent), truth[2])
+            elif truth is not None:
+                truth = np.ldexp(truth, -2 * half_exponent)
 
         self.row_counts_ = entries.row_counts
         self.col_counts_ = entries.col_counts
@@ -470,10 +509,10 @@ class AltMinCompletion(BaseEstimator):
             )
         # Balanced factors: U_tilde V^T = (Q W sqrt(S)) (V Z sqrt(S))^T with R = W S Z^T.
         W, S, Zt = np.linalg.svd(R)
-        root = np.sqrt(S)
+        root = np.ldexp(np.sqrt(S), half_exponent)  # undo the balancing scale (exact), if any
         self.U_ = np.ascontiguousarray((U @ W) * root, dtype=dtype)
         self.V_ = np.ascontiguousarray((V @ Zt.T) * root, dtype=dtype)
-        self.singular_values_ = S.astype(dtype)
+        self.singular_values_ = np.ldexp(S, 2 * half_exponent).astype(dtype)
         self.n_iter_ = t + 1
         self.history_ = history
         self.incoherence_ = max(incoherence(U, orthonormal=True), incoherence(V, orthonormal=True))

@@ -258,6 +258,35 @@ def test_adaptive_tolerance_follows_the_observed_residuals(instance, monkeypatch
         assert seen[2 * t] == seen[2 * t + 1] == pytest.approx(expected, rel=1e-9)
 
 
+@pytest.mark.parametrize("scale", [1e-200, 1e130, 1e200])
+@pytest.mark.parametrize("solver", ["robust", "exact"])
+def test_extreme_scales_complete_like_scale_one(instance, scale, solver):
+    # The method is scale-equivariant; in float64 it was not: values of ~1e120 made the robust solver's
+    # SVD fail ("SVD did not converge"), and values of ~1e-200 or 1e200 gave a relative error of 0.13-0.47
+    # without any error or warning. They are now balanced by an exact power of 4.
+    M, X, rows, cols, vals, (U, s, V) = instance
+    base = AltMinCompletion(3, solver=solver, random_state=0).fit(X)
+    model = AltMinCompletion(3, solver=solver, random_state=0).fit(X * scale, true_matrix=(U, s * scale, V))
+    root = np.sqrt(scale)
+    assert rel_err((model.U_ / root, model.V_ / root), M) <= 1e-8
+    assert model.history_["error"][-1] <= 1e-8  # the ground truth is balanced with the values
+    np.testing.assert_allclose(model.singular_values_ / scale, base.singular_values_, rtol=1e-9)
+    np.testing.assert_allclose(model.history_["residual"][:3], base.history_["residual"][:3], rtol=1e-6)
+
+
+def test_true_matrix_checked_naming_it(instance):
+    M, X, *_, (U, s, V) = instance
+    fit = AltMinCompletion(3, n_iter=2, random_state=0).fit
+    with pytest.raises(TypeError, match="`true_matrix` must be real"):  # was cast, dropping the imaginary part
+        fit(X, true_matrix=M.astype(complex))
+    with pytest.raises(TypeError, match="`true_matrix`"):  # was numpy's "could not convert string to float"
+        fit(X, true_matrix=np.full(M.shape, "abc"))
+    with pytest.raises(ValueError, match="`true_matrix` contains NaN"):
+        fit(X, true_matrix=np.where(M > 0, np.nan, M))
+    with pytest.raises(TypeError, match=r"`true_matrix\[1\]` must be real"):
+        fit(X, true_matrix=(U, s + 0j, V))
+
+
 @pytest.mark.parametrize("solver", ["robust", "exact"])
 def test_all_observed_values_zero_gives_the_zero_matrix(solver):
     X = np.where(np.random.default_rng(0).random((30, 20)) < 0.5, 0.0, np.nan)
