@@ -71,7 +71,15 @@ def srht(A, sketch_size, *, random_state=None):
     work = np.zeros((d, n_pad), dtype=A.dtype)
     work[:, :n] = (A * signs[:, None].astype(A.dtype)).T
     _kernels.fwht_rows(work, work.dtype.type(math.sqrt(1.0 / m)))  # sqrt(n'/m) / sqrt(n')
-    return np.ascontiguousarray(work[:, rows].T)
+    return _finite_sketch(np.ascontiguousarray(work[:, rows].T), "A")
+
+
+def _finite_sketch(sketch, name):
+    """Raise if the (finite-input) transform overflowed: its partial sums grow to ~n' max|entry|."""
+    if not np.isfinite(sketch).all():
+        raise ValueError(f"`{name}` is too large: the Hadamard transform overflowed {sketch.dtype} (its partial "
+                         f"sums reach the padded length times the largest entry); rescale `{name}`.")
+    return sketch
 
 
 class SRHT(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -144,7 +152,7 @@ class SRHT(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         work[:, : X.shape[1]] = X
         work *= self.signs_.astype(X.dtype)
         _kernels.fwht_rows(work, work.dtype.type(math.sqrt(1.0 / self.n_components)))
-        return np.ascontiguousarray(work[:, self.components_indices_])
+        return _finite_sketch(np.ascontiguousarray(work[:, self.components_indices_]), "X")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

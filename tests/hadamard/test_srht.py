@@ -58,6 +58,21 @@ def test_srht_bad_input(A, m, exc, match):
         srht(A, m)
 
 
+@pytest.mark.parametrize("dtype, scale", [(np.float64, 1e307), (np.float32, 1e37)])
+def test_overflowing_transform_raises_naming_the_input(dtype, scale):
+    # The sketch's entries are representable (|S A| <= ~1e308 here) but the unnormalised partial sums are
+    # not: inf entries were returned without an error.
+    A = np.random.default_rng(0).standard_normal((1000, 5))
+    assert np.abs(srht(A, 100, random_state=0)).max() * scale < np.finfo(dtype).max
+    with pytest.raises(ValueError, match="`A` is too large"):
+        srht((A * scale).astype(dtype), 100, random_state=0)
+    X = A.T.copy()
+    model = SRHT(100, random_state=0).fit(X)
+    assert np.abs(model.transform(X)).max() * scale < np.finfo(dtype).max
+    with pytest.raises(ValueError, match="`X` is too large"):
+        model.transform((X * scale).astype(dtype))
+
+
 def test_transformer_norms_and_peer_parity():
     X = np.random.default_rng(4).standard_normal((200, 1000))
     Z = SRHT(512, random_state=0).fit_transform(X)
