@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
+import scipy.sparse as sp
 
 from .._validation import check_array
 
@@ -33,6 +34,8 @@ def iter_chunks(rows, dim, name="rows", *, chunk_rows=CHUNK_ROWS):
 
 
 def _array_chunks(x, dim, name, chunk_rows):
+    if sp.issparse(x):  # np.asarray gives a 0-d object array: "got shape ()" named the wrong problem
+        raise TypeError(f"`{name}` must be dense; got a scipy.sparse matrix (stream its rows with .toarray()).")
     arr = x if isinstance(x, np.ndarray) else np.asarray(_as_array(x, name))
     if arr.ndim == 1:
         arr = arr[None, :]

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
@@ -135,6 +136,10 @@ def test_bad_input(index):
         make().partial_fit("rows")
     with pytest.raises(TypeError, match="complex"):
         make().partial_fit(np.ones((2, D), dtype=complex))
+    with pytest.raises(TypeError, match="`rows` must be dense; got a scipy.sparse"):  # was "got shape ()"
+        make().partial_fit(sp.csr_array(np.ones((2, D))))
+    with pytest.raises(TypeError, match=r"`rows \(chunk 1\)` must be dense"):
+        make().partial_fit(iter([np.ones((2, D)), sp.csr_array(np.ones((2, D)))]))
 
 
 @pytest.mark.parametrize("index", [0, 1, 2, 5], ids=["kw", "kw-geometric", "kw-block", "fd"])
