@@ -153,7 +153,9 @@ def check_matrix(
         if not allow_empty and (A.shape[0] == 0 or A.shape[1] == 0):
             raise ValueError(f"`{name}` must not be empty; got shape {A.shape}.")
         A = sp.csr_array(A, copy=copy)
-        target = np.dtype(dtype) if dtype is not None else _result_dtype(A.dtype, name)
+        target = _result_dtype(A.dtype, name)  # rejects complex/object even when a dtype is forced
+        if dtype is not None:
+            target = np.dtype(dtype)
         if A.dtype != target:
             A = A.astype(target)
         if not allow_nan and not np.isfinite(A.data).all():

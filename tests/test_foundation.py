@@ -29,6 +29,8 @@ def test_check_array_dtypes_and_copy():
         with pytest.raises(TypeError, match="`x`"):
             v.check_array(bad, "x", dtype=np.float64)
     assert v.check_array(np.ones(2, np.float32), "x", dtype=np.float64).dtype == np.float64
+    with pytest.raises(TypeError, match="`A`"):  # the sparse branch of check_matrix too
+        v.check_matrix(sp.eye(2, dtype=complex, format="csr"), "A", accept_sparse=True, dtype=np.float64)
     with pytest.raises(ValueError, match="`x` contains NaN"):
         v.check_array([1.0, np.nan], "x")
     assert np.isnan(v.check_array([np.nan], "x", allow_nan=True)).all()
