@@ -621,6 +621,24 @@ def _distance(X, Y):
     return math.sqrt(acc)
 
 
+@njit(inline="always")
+def _descend(F, D, eta):
+    """``F -= eta * D`` in place."""
+    for j in range(F.shape[0]):
+        for q in range(F.shape[1]):
+            F[j, q] -= eta * D[j, q]
+
+
+@njit(inline="always")
+def _record(t, eta, loss_mean, step_sq, factor_sq, tol, t_check, losses, steps, updates):
+    """History of iteration t (relative update ``eta sqrt(step_sq / factor_sq)``); True to stop on ``tol``."""
+    upd = eta * math.sqrt(step_sq) / max(math.sqrt(factor_sq), 2.2250738585072014e-308)
+    losses[t] = loss_mean
+    steps[t] = eta
+    updates[t] = upd
+    return tol > 0.0 and t >= t_check and upd < tol
+
+
 @njit(cache=True, fastmath=_REASSOC)
 def dense_subgm_symmetric(Z, y, U, eta0, decay, t_start, t_stop, rows, cols, X_true, true_norm, tol,
                           t_check, losses, steps, updates, errors):
@@ -684,14 +702,8 @@ def dense_subgm_symmetric(Z, y, U, eta0, decay, t_start, t_stop, rows, cols, X_t
                 dnorm += 4.0 * acc * acc
                 unorm += U[j, q] * U[j, q]
         eta = eta0 * decay ** t
-        for j in range(d):
-            for q in range(r):
-                U[j, q] -= eta * D[j, q]
-        upd = eta * math.sqrt(dnorm) / max(math.sqrt(unorm), 2.2250738585072014e-308)
-        losses[t] = loss / m
-        steps[t] = eta
-        updates[t] = upd
-        if tol > 0.0 and t >= t_check and upd < tol:
+        _descend(U, D, eta)
+        if _record(t, eta, loss / m, dnorm, unorm, tol, t_check, losses, steps, updates):
             return t + 1
     return t_stop
 
@@ -748,16 +760,8 @@ def dense_subgm_asymmetric(Z, y, L, R, eta0, decay, t_start, t_stop, X_true, tru
                 gnorm += GtL[k, q] * GtL[k, q]
                 fnorm += R[k, q] * R[k, q]
         eta = eta0 * decay ** t
-        for j in range(d1):
-            for q in range(r):
-                L[j, q] -= eta * GR[j, q]
-        for k in range(d2):
-            for q in range(r):
-                R[k, q] -= eta * GtL[k, q]
-        upd = eta * math.sqrt(gnorm) / max(math.sqrt(fnorm), 2.2250738585072014e-308)
-        losses[t] = loss / m
-        steps[t] = eta
-        updates[t] = upd
-        if tol > 0.0 and t >= t_check and upd < tol:
+        _descend(L, GR, eta)
+        _descend(R, GtL, eta)
+        if _record(t, eta, loss / m, gnorm, fnorm, tol, t_check, losses, steps, updates):
             return t + 1
     return t_stop
