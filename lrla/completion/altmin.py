@@ -303,7 +303,9 @@ class AltMinCompletion(BaseEstimator):
     sample_split : bool, default False
         Theory-faithful option: split Omega at random into 2 n_iter + 1 parts and
         use a fresh part for the initialisation and for every half-step, as the
-        proof requires. Needs far more samples than the default (full reuse).
+        proof requires. Needs far more samples than the default (full reuse); a
+        UserWarning says when a part leaves a row or column with fewer than
+        ``rank`` entries (e.g. the default n_iter = 100 makes 201 parts).
     random_state : None, int, Generator or RandomState
         Seeds the randomized SVD, the sample split and the sketches.
     verbose : bool, default False
@@ -444,6 +446,18 @@ class AltMinCompletion(BaseEstimator):
         if self.sample_split:
             part = rng.integers(0, 2 * n_iter + 1, size=entries.n_observed)
             parts = [entries.subset(part == t) for t in range(2 * n_iter + 1)]
+            # a row (column) with fewer than k entries in its part has an undetermined least-squares half-step
+            n_short = sum(bool((p.row_counts < k).any() or (p.col_counts < k).any()) for p in parts)
+            if n_short:
+                per_part = entries.n_observed / len(parts)
+                warnings.warn(
+                    f"sample_split=True: {n_short} of the 2 n_iter + 1 = {len(parts)} parts leave a row or column "
+                    f"with fewer than rank={k} observed entries (on average {per_part / m:.3g} per row and "
+                    f"{per_part / n:.3g} per column in a part), so their half-steps are undetermined and the "
+                    "completion can be far off; use a smaller n_iter or sample_split=False (full reuse).",
+                    UserWarning,
+                    stacklevel=3,
+                )
         else:
             parts = None
 

@@ -134,6 +134,21 @@ def test_theory_faithful_options_run(instance):
     assert rel_err(split, M2) < 0.15
 
 
+def test_sample_split_with_too_small_parts_warns():
+    # 60 x 40 at 50 %: 1200 entries over 2 * 100 + 1 parts, about 0.1 per row in a part
+    U, s, V = make_low_rank(60, 40, 2, random_state=0)
+    M = (U * s) @ V.T
+    X = np.where(np.random.default_rng(1).random(M.shape) < 0.5, M, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with pytest.warns(UserWarning, match="sample_split=True: 201 of the 2 n_iter"):
+            AltMinCompletion(2, sample_split=True, random_state=0).fit(X)
+        U, s, V = make_low_rank(100, 100, 2, random_state=0)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message="sample_split")  # 5 parts of a full 100 x 100: ~20 per row each
+            AltMinCompletion(2, sample_split=True, n_iter=2, random_state=0).fit((U * s) @ V.T)
+
+
 def test_get_params_and_clone():
     est = AltMinCompletion(4, solver="exact", tol=1e-6, random_state=3)
     assert est.get_params()["rank"] == 4 and est.get_params()["solver"] == "exact"
