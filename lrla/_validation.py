@@ -166,6 +166,17 @@ def check_matrix(
     )
 
 
+def check_bool(value, name):
+    """Return ``value`` as a bool; only ``bool`` and ``numpy.bool_`` are accepted.
+
+    A truthy string such as ``"no"`` or a number would otherwise switch an
+    option on silently.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be a bool; got {value!r}.")
+    return bool(value)
+
+
 def check_int(value, name, *, min_value=None, max_value=None):
     """Return ``value`` as a Python int, checking type and range (bool is rejected)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):

@@ -15,6 +15,13 @@ from lrla import _rng, _validation as v
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def test_check_bool():
+    assert v.check_bool(np.bool_(True), "flag") is True and v.check_bool(False, "flag") is False
+    for bad in ("no", 1, 0.0, None, np.array([True])):
+        with pytest.raises(TypeError, match="`flag` must be a bool"):
+            v.check_bool(bad, "flag")
+
+
 def test_check_array_dtypes_and_copy():
     assert v.check_array([1, 2], "x").dtype == np.float64
     a32 = np.ones(3, np.float32)

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from .._rng import check_random_state, kernel_seed
-from .._validation import check_array, check_int, check_option, check_rank, check_scalar
+from .._validation import check_array, check_bool, check_int, check_option, check_rank, check_scalar
 from ..exceptions import ConvergenceWarning
 from . import _kernels
 from ._observed import _check_indices, entries_from_arrays, entries_from_matrix
@@ -418,8 +418,7 @@ class AltMinCompletion(BaseEstimator):
         inner_tol = None if self.inner_tol is None else check_scalar(self.inner_tol, "inner_tol", low=0.0)
         clip = None if self.clip_incoherence is None else check_scalar(
             self.clip_incoherence, "clip_incoherence", low=1.0)
-        if not isinstance(self.sample_split, (bool, np.bool_)):
-            raise TypeError(f"`sample_split` must be a bool; got {self.sample_split!r}.")
+        check_bool(self.sample_split, "sample_split")
         truth = _check_true_matrix(true_matrix, (m, n))
         rng = check_random_state(self.random_state)
         half_exponent = _balancing_exponent(entries.values)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from .._validation import check_array, check_int, check_option, check_scalar
+from .._validation import check_array, check_bool, check_int, check_option, check_scalar
 from . import _kernels
 from ._blocks import check_blocks, check_rank_param, norm_seed, orth_basis
 from .bounds import _energy_profile
@@ -508,9 +508,11 @@ class ErrorConstrainedClustering(BaseEstimator):
         rank, eps, patience, oversample, rtol = _check_cluster_params(
             self.rank, self.eps, self.method, self.order, self.patience, self.oversample, self.rtol
         )
+        minimal_rank = check_bool(self.minimal_rank, "minimal_rank")
+        compute_errors = check_bool(self.compute_errors, "compute_errors")
         clusters, certified, totals, ranks = _greedy(
             blocks, rank, eps, method=self.method, order=self.order, patience=patience,
-            oversample=oversample, rtol=rtol, minimal_rank=bool(self.minimal_rank), sq=sq,
+            oversample=oversample, rtol=rtol, minimal_rank=minimal_rank, sq=sq,
         )
         single = np.array([len(c) == 1 for c in clusters])
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -521,7 +523,7 @@ class ErrorConstrainedClustering(BaseEstimator):
         self.ranks_ = ranks
         self.n_clusters_ = len(clusters)
         self.compression_ratio_ = _compression_ratio(blocks, self.labels_, ranks)
-        if self.compute_errors:
+        if compute_errors:
             errors = np.zeros(len(clusters))
             for c, members in enumerate(clusters):
                 if len(members) > 1 and totals[c] > 0:

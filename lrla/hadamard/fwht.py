@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .._validation import check_array, check_int, check_power_of_two
+from .._validation import check_array, check_bool, check_int, check_power_of_two
 from . import _kernels
 
 __all__ = ["fwht"]
@@ -88,7 +88,7 @@ def fwht(x, axis=-1, *, normalize=True, out=None):
         raise ValueError(f"`axis` {axis} is out of range for an array of dimension {arr.ndim}.")
     axis %= arr.ndim
     n = check_power_of_two(arr.shape[axis], f"x.shape[{axis}] (the length along `axis`)")
-    scale = 1.0 / math.sqrt(n) if normalize else 1.0
+    scale = 1.0 / math.sqrt(n) if check_bool(normalize, "normalize") else 1.0
 
     if out is not None:
         if not isinstance(out, np.ndarray):

@@ -6,7 +6,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from .._rng import check_random_state, kernel_seed
-from .._validation import check_array, check_int, next_power_of_two
+from .._validation import check_array, check_bool, check_int, next_power_of_two
 from . import _kernels
 
 __all__ = ["HadamardRotation"]
@@ -99,6 +99,7 @@ class HadamardRotation(LinearOperator):
             given ``random_state``.
         """
         X = check_array(X, "X", ndim=(1, 2))
+        fresh = check_bool(fresh, "fresh")
         one = X.ndim == 1
         X2 = X[None, :] if one else X
         if X2.shape[1] != self.dim:

@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from .._rng import check_random_state, kernel_seed
-from .._validation import check_array, check_int
+from .._validation import check_array, check_bool, check_int
 from . import _kernels
 
 __all__ = ["GaussianSensing", "RankOneSensing", "SensingOperator"]
@@ -276,10 +276,8 @@ class GaussianSensing(SensingOperator):
     """
 
     def __init__(self, dim, n_measurements, *, symmetric=True, matrix_free=False, random_state=None):
-        if not isinstance(symmetric, (bool, np.bool_)):
-            raise TypeError(f"`symmetric` must be a bool; got {symmetric!r}.")
-        if not isinstance(matrix_free, (bool, np.bool_)):
-            raise TypeError(f"`matrix_free` must be a bool; got {matrix_free!r}.")
+        check_bool(symmetric, "symmetric")
+        check_bool(matrix_free, "matrix_free")
         self.shape = _check_dim(dim, symmetric)
         self.n_measurements = check_int(n_measurements, "n_measurements", min_value=1)
         self.symmetric = bool(symmetric)
@@ -397,8 +395,7 @@ class RankOneSensing(SensingOperator):
     """
 
     def __init__(self, dim, n_measurements, *, symmetric=False, random_state=None):
-        if not isinstance(symmetric, (bool, np.bool_)):
-            raise TypeError(f"`symmetric` must be a bool; got {symmetric!r}.")
+        check_bool(symmetric, "symmetric")
         self.shape = _check_dim(dim, symmetric)
         self.n_measurements = check_int(n_measurements, "n_measurements", min_value=1)
         self.symmetric = bool(symmetric)

@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator
 from threadpoolctl import threadpool_limits
 
 from .._rng import check_random_state
-from .._validation import check_array, check_int, check_scalar
+from .._validation import check_array, check_bool, check_int, check_scalar
 from ..exceptions import ConvergenceWarning
 from .operators import SensingOperator
 
@@ -269,8 +269,7 @@ class SubgradientRecovery(BaseEstimator):
                 "`operator` must be a lrla SensingOperator (GaussianSensing, RankOneSensing or "
                 f"SensingOperator(matrices | forward, adjoint)); got {type(operator).__name__}."
             )
-        if not isinstance(self.symmetric, (bool, np.bool_)):
-            raise TypeError(f"`symmetric` must be a bool; got {self.symmetric!r}.")
+        check_bool(self.symmetric, "symmetric")
         d1, d2 = operator.shape
         if self.symmetric and d1 != d2:
             raise ValueError(

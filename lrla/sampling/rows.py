@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._rng import check_random_state
-from .._validation import check_array, check_int, check_matrix, check_option, check_scalar
+from .._validation import check_array, check_bool, check_int, check_matrix, check_option, check_scalar
 from ._common import check_sampling_p, check_tall, column_basis
 from .scores import lewis_weights, lp_sensitivities
 
@@ -123,8 +123,7 @@ def sample_rows(A, scores, n_samples, *, p=2, replace=True, random_state=None):
     n = A.shape[0]
     scores, total = _check_scores(scores, n)
     p = check_sampling_p(p)
-    if not isinstance(replace, (bool, np.bool_)):
-        raise TypeError(f"`replace` must be a bool; got {type(replace).__name__}.")
+    check_bool(replace, "replace")
     rng = check_random_state(random_state)
     if replace:
         m = check_int(n_samples, "n_samples", min_value=1)

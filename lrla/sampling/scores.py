@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog, minimize
 
 from .._rng import check_random_state
-from .._validation import check_int, check_matrix, check_option, check_scalar, next_power_of_two
+from .._validation import check_bool, check_int, check_matrix, check_option, check_scalar, next_power_of_two
 from ..exceptions import ConvergenceWarning
 from ..hadamard import srht
 from . import _kernels
@@ -438,7 +438,7 @@ def lp_sensitivities(A, p, *, method="exact", return_witnesses=False, tol=1e-10,
     A = check_tall(A)
     p = check_sampling_p(p)
     method = check_option(method, "method", ("exact", "lewis", "bound"))
-    if return_witnesses and method != "exact":
+    if check_bool(return_witnesses, "return_witnesses") and method != "exact":
         raise ValueError("`return_witnesses=True` needs method='exact'.")
     Q, R, perm = column_basis(A)
     n, r = Q.shape

@@ -155,6 +155,13 @@ def test_bad_parameters(kw, match):
         ErrorConstrainedClustering(**params).fit(blocks)
 
 
+def test_flags_must_be_bools():
+    blocks = [np.ones((4, 1)), np.eye(4)[:, :1]]
+    for flag in ("minimal_rank", "compute_errors"):
+        with pytest.raises(TypeError, match=flag):  # a truthy string would switch the option silently
+            ErrorConstrainedClustering(rank=1, eps=0.1, **{flag: "no"}).fit(blocks)
+
+
 def test_bad_blocks():
     with pytest.raises(ValueError, match="same number of rows"):
         cluster_matrices([np.ones((4, 1)), np.ones((3, 1))], 1, 0.1)

@@ -113,6 +113,7 @@ def test_non_contiguous_input():
         (np.ones(0), {}, ValueError, "empty"),
         (np.array([1.0, np.nan]), {}, ValueError, "NaN"),
         (np.array([1.0, np.inf]), {}, ValueError, "infinite"),
+        (np.ones(8), {"normalize": "no"}, TypeError, "normalize"),  # truthy: would normalise silently
     ],
 )
 def test_bad_input(bad, kwargs, exc, match):

@@ -112,3 +112,5 @@ def test_bad_apply():
         T.apply(np.full(10, np.nan))
     with pytest.raises(TypeError, match="complex"):
         T.apply(np.ones(10, dtype=complex))
+    with pytest.raises(TypeError, match="fresh"):  # a truthy string would switch per-row rotations on
+        T.apply(np.ones(10), fresh="no")

@@ -138,6 +138,11 @@ def test_witnesses_attain_the_sensitivities(p):
     np.testing.assert_allclose(attained, s, rtol=1e-6)
 
 
+def test_return_witnesses_must_be_a_bool():
+    with pytest.raises(TypeError, match="return_witnesses"):  # "no" is truthy: a tuple would come back
+        lp_sensitivities(_heavy(20, 2), 1.0, return_witnesses="no")
+
+
 @pytest.mark.parametrize("p", [1.0, 1.5, 3.0])
 def test_exact_sensitivities_match_cvxpy(p):
     cp = pytest.importorskip("cvxpy")
