@@ -127,6 +127,11 @@ def check_array(
     return out
 
 
+def all_finite(arr):
+    """Whether every entry of ``arr`` is finite: one reduction in the common case, entry-wise only if it overflows."""
+    return _sum_is_finite(arr) or bool(np.isfinite(arr).all())
+
+
 def _sum_is_finite(arr):
     """Whether the sum of ``arr`` is finite (it is whenever every entry is, barring overflow)."""
     with np.errstate(over="ignore", invalid="ignore"):

@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 from sklearn.metrics.pairwise import KERNEL_PARAMS, PAIRWISE_KERNEL_FUNCTIONS, pairwise_kernels
 
-from .._validation import check_scalar
+from .._validation import all_finite, check_scalar
 from . import _kernels
 
 KERNEL_NAMES = tuple(sorted(k for k in PAIRWISE_KERNEL_FUNCTIONS if k != "precomputed"))
@@ -47,13 +47,6 @@ def resolve_kernel(kernel, *, gamma=None, coef0=None, degree=None, kernel_params
 
 # kernels computed from inner products or squared distances |x|^2 - 2 x.y + |y|^2
 _INNER_PRODUCT_KERNELS = ("rbf", "linear", "poly", "polynomial", "sigmoid", "cosine")
-
-
-def _all_finite(K):
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.add.reduce(K, axis=None)):  # one reduction proves it in the common case
-            return True
-    return bool(np.isfinite(K).all())
 
 
 def _is_float64_dense(A):
@@ -111,7 +104,7 @@ class KernelFunction:
         return self._finite(pairwise_kernels(X, Y, metric=self.kernel, filter_params=True, **self.params))
 
     def _finite(self, K):
-        if not _all_finite(K):
+        if not all_finite(K):
             raise ValueError(f"the kernel {self.kernel!r} returned NaN or infinite values (check `kernel`, "
                              "`kernel_params`, `gamma`, `coef0` and `degree`, or the scale of `X`).")
         return K
