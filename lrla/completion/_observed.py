@@ -84,15 +84,19 @@ def _check_indices(idx, name, size):
     arr = np.asarray(idx)
     if arr.ndim != 1:
         raise ValueError(f"`{name}` must be 1-dimensional; got shape {arr.shape}.")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
-            arr = arr.astype(np.int64)
-        else:
-            raise TypeError(f"`{name}` must hold integer indices; got dtype {arr.dtype}.")
-    arr = arr.astype(np.int64, copy=False)
-    if arr.size and (arr.min() < 0 or arr.max() >= size):
-        raise ValueError(f"`{name}` must hold indices in [0, {size}); got values in [{arr.min()}, {arr.max()}].")
-    return arr
+    integral = np.issubdtype(arr.dtype, np.integer) or (
+        arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)))
+    if arr.size and not integral:
+        raise TypeError(f"`{name}` must hold integer indices; got dtype {arr.dtype}.")
+    # The range is checked in the input's own dtype, before the cast to int64, which would wrap uint64
+    # values >= 2**63 (and turn floats beyond int64) into negative numbers and misreport them.
+    if arr.size:
+        low, high = arr.min(), arr.max()
+        if low < 0 or high >= size:
+            if arr.dtype.kind == "f":  # integral floats (checked above): print them as the integers they are
+                low, high = int(low), int(high)
+            raise ValueError(f"`{name}` must hold indices in [0, {size}); got values in [{low}, {high}].")
+    return arr.astype(np.int64, copy=False)
 
 
 def entries_from_arrays(rows, cols, values, shape):

@@ -233,6 +233,25 @@ def test_predict_checks(instance):
         AltMinCompletion(3).predict([0], [0])
 
 
+def test_out_of_range_indices_are_reported_unwrapped(instance):
+    # uint64 indices >= 2**63 (and integral floats beyond int64) were cast to int64 before the range
+    # check, so the message showed a wrapped negative value instead of the one passed.
+    M, X, rows, _, vals, _ = instance
+    model = AltMinCompletion(3, random_state=0).fit(X)
+    huge = np.array([2**63, 1], dtype=np.uint64)
+    with pytest.raises(ValueError, match=r"`rows` must hold indices in \[0, 120\); got values in \[1, 9223372036854775808\]"):
+        model.predict(huge, [0, 1])
+    with pytest.raises(ValueError, match=r"`cols` must hold indices in \[0, 90\); got values in \[1, 18446744073709551615\]"):
+        model.predict([0, 1], np.array([2**64 - 1, 1], dtype=np.uint64))
+    with pytest.raises(ValueError, match=r"`rows` .* got values in \[-100000000000000000000, 1\]"):
+        model.predict([-1e20, 1.0], [0, 1])
+    with pytest.raises(ValueError, match=r"`cols` .* got values in \[0, 100000000000000000000\]"):
+        complete_matrix(rows[:2], np.array([0.0, 1e20]), vals[:2], M.shape, 1)
+    # In-range uint64 and integral float indices still work, with the int64 results of before.
+    i, j = np.array([0, 119], dtype=np.uint64), np.array([3.0, 89.0])
+    np.testing.assert_array_equal(model.predict(i, j), model.predict(np.array([0, 119]), np.array([3, 89])))
+
+
 def test_order_of_observations_does_not_matter(instance):
     M, X, rows, cols, vals, _ = instance
     perm = np.random.default_rng(9).permutation(rows.size)
