@@ -7,6 +7,11 @@ size 10 max|A(X*)|). Every timed call's output is checked against the truth.
 * ``lrla``: ``SubgradientRecovery(r)`` with its data-driven defaults, ``n_iter``
   cut at the first iteration reaching 1e-4 in an untimed calibration run (the
   dense symmetric operator runs the compiled loop);
+* ``lrla, schedule tuned with X*``: the (init_scale, decay) pair of a small
+  grid reaching 1e-4 in the fewest iterations (untimed calibration with the
+  truth, like SCS's ``eps``); it shows how much of the gap to the issue's
+  100x is the default schedule, and is not a configuration a user can pick
+  without X*;
 * ``numpy SubGM``: the digest's reference loop (dense (m, d^2) matrix, two
   GEMVs per iteration), same initialization, steps and iteration count;
 * ``cvxpy + SCS``: min (1/m)||y - A(X)||_1 + 1e-4 tr X, X PSD, solved by SCS
@@ -56,6 +61,10 @@ def _rel(X, X_true):
     return float(np.linalg.norm(X - X_true) / np.linalg.norm(X_true))
 
 
+_TUNING_INIT_SCALES = (1e-6, 1e-3, 1e-2)
+_TUNING_DECAYS = (0.98, 0.97, 0.96, 0.95, 0.93, 0.9)
+
+
 def _numpy_subgm(A_mat, y, U0, eta0, rho, n_iter):
     m, d = A_mat.shape[0], U0.shape[0]
     U = U0.copy()
@@ -94,6 +103,30 @@ def subgm_vs_convex(quick):
     def lrla_fit():
         return SubgradientRecovery(r, n_iter=n_iter, random_state=0).fit(op, prob.y).X_
 
+    # Untimed calibration of the schedule itself, with the truth (as for SCS's eps): the
+    # (init_scale, decay) pair of a small grid reaching the target in the fewest iterations.
+    # It answers how much of the gap to 100x is the default schedule rather than the pass;
+    # a user without X* cannot make this choice (decay 0.9 stalls at 0.29 here).
+    tuned = None
+    grid_rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for init_scale in _TUNING_INIT_SCALES:
+            for decay in _TUNING_DECAYS:
+                est = SubgradientRecovery(r, init_scale=init_scale, decay=decay, n_iter=1500,
+                                          random_state=0).fit(op, prob.y, X_true=prob.X)
+                hit = np.flatnonzero(est.history_["error"] < target)
+                grid_rows.append([init_scale, decay, est.step_size_, est.budget_ratio_,
+                                  int(hit[0]) if hit.size else "none in 1500",
+                                  float(est.history_["error"][-1])])
+                if hit.size and (tuned is None or hit[0] < tuned[2]):
+                    tuned = (init_scale, decay, int(hit[0]), est.step_size_)
+    tuned_name = f"lrla, schedule tuned with X* (init_scale={tuned[0]:g}, decay={tuned[1]:g})"
+
+    def lrla_tuned_fit():
+        return SubgradientRecovery(r, init_scale=tuned[0], decay=tuned[1], n_iter=tuned[2],
+                                   random_state=0).fit(op, prob.y).X_
+
     def numpy_fit():
         return _numpy_subgm(A_mat, prob.y, U0, calib.step_size_, calib.decay_, n_iter)
 
@@ -102,7 +135,10 @@ def subgm_vs_convex(quick):
             assert _rel(X, prob.X) < bound, f"relative error {_rel(X, prob.X):.3g} >= {bound:.3g}"
         return check
 
-    candidates = {"lrla SubgradientRecovery": lrla_fit, "numpy SubGM (reference loop)": numpy_fit}
+    candidates = {"lrla SubgradientRecovery": lrla_fit, tuned_name: lrla_tuned_fit,
+                  "numpy SubGM (reference loop)": numpy_fit}
+    iterations = {name: n_iter for name in candidates}
+    iterations[tuned_name] = tuned[2]
     checks = {name: within(target) for name in candidates}
     solve_times = {}
     notes = []
@@ -141,7 +177,7 @@ def subgm_vs_convex(quick):
     rows = []
     for name, sec in times.items():
         cvx = name.startswith("cvxpy")
-        per_iter = float("nan") if cvx else sec / n_iter * 1e6
+        per_iter = float("nan") if cvx else sec / iterations[name] * 1e6
         solver_ms = float(np.median(solve_times[name])) * 1e3 if cvx and solve_times[name] else float("nan")
         rows.append([name, sec * 1e3, per_iter, solver_ms, outputs[name], sec / base])
     md = [
@@ -155,6 +191,15 @@ def subgm_vs_convex(quick):
         "",
         md_table(["method", "time (ms)", "per iteration (us)", "solver only (ms)", "relative error",
                   "time / lrla"], rows),
+        "",
+        f"The tuned row: the (init_scale, decay) of the grid {list(_TUNING_INIT_SCALES)} x "
+        f"{list(_TUNING_DECAYS)} reaching {target:g} in the fewest iterations ({tuned[2]}; step "
+        f"{tuned[3]:.3g}), chosen with X* in an untimed calibration. It is not what a user gets: the "
+        "default schedule has no access to X*, and a larger init_scale is harmless only when the rank "
+        "is exact (here r' = r; S3's floor otherwise).",
+        "",
+        md_table(["init_scale", "decay", "step", "budget ratio", f"iterations to {target:g}",
+                  "error after 1500"], grid_rows),
         "",
         "cvxpy tolerance calibration (untimed): " + "; ".join(notes) + ". cvxpy times include building and "
         "canonicalising the problem; 'solver only' is the solver's reported time.",
