@@ -132,7 +132,39 @@ def relative_error(captured, total):
     """Relative Frobenius error ``sqrt(max(0, N - E) / N)`` from a captured energy E and the total N.
 
     Applied to a certified lower bound on E it gives a certified upper bound
-    on the rank-r error; ``N = 0`` gives error 0. Works elementwise on arrays.
+    on the rank-r error; ``N = 0`` gives error 0. Works elementwise on arrays
+    (``captured`` and ``total`` broadcast).
+
+    Parameters
+    ----------
+    captured : float or array_like
+        Captured energy E: a sum of squared singular values (or a lower bound
+        on one), so ``0 <= E <= N``.
+    total : float or array_like
+        Total energy ``N = ||C||_F^2 >= 0``.
+
+    Returns
+    -------
+    float or ndarray
+        The relative error, in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If either is NaN or infinite, if ``total < 0``, if ``captured < 0``, or
+        if ``captured`` exceeds ``total`` by more than rounding:
+        ``E > N (1 + sqrt(eps)) + tiny`` (eps and tiny of the arrays' dtype).
+        A captured energy is at most the total (Eckart-Young), so a larger one
+        is a wrong argument (e.g. swapped), not an error of 0.
+
+    Notes
+    -----
+    Energies computed independently round differently, so a certificate of a
+    rank that captures everything can exceed N slightly: lrla's certificates
+    exceed :func:`total_energy` by at most ~1e-15 relative (measured on random
+    instances), and the ``sqrt(eps)`` slack (1.5e-8 in float64, 3.5e-4 in
+    float32) leaves room for energies summed in float32 or by other code.
+    Such an excess is clipped: the error is 0, as for ``E = N``.
 
     Examples
     --------
@@ -144,6 +176,18 @@ def relative_error(captured, total):
     total = check_array(total, "total", allow_empty=True)
     if np.any(total < 0):
         raise ValueError("`total` must be >= 0.")
+    captured_b, total_b = np.broadcast_arrays(captured, total)
+    if np.any(captured_b < 0):
+        first = captured_b[captured_b < 0].flat[0]
+        raise ValueError(f"`captured` must be >= 0 (it is an energy, a sum of squares); got {float(first)!r}.")
+    finfo = np.finfo(np.result_type(captured, total))
+    excess = captured_b > total_b * (1.0 + np.sqrt(finfo.eps)) + finfo.tiny
+    if np.any(excess):
+        i = np.flatnonzero(excess)[0]
+        raise ValueError(
+            f"`captured` must not exceed `total` (a captured energy is at most the total energy, up to rounding); "
+            f"got captured={float(captured_b.flat[i])!r} > total={float(total_b.flat[i])!r}."
+        )
     with np.errstate(divide="ignore", invalid="ignore"):
         err = np.sqrt(np.clip(total - captured, 0.0, None) / total)
     err = np.where(total > 0, err, 0.0)

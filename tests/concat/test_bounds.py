@@ -94,13 +94,39 @@ def test_hierarchy_small():
 
 def test_relative_error():
     assert relative_error(1.0, 4.0) == pytest.approx(np.sqrt(0.75))
-    assert relative_error(5.0, 4.0) == 0.0
+    assert relative_error(4.0 * (1 + 4e-16), 4.0) == 0.0  # an excess by rounding is clipped
     assert relative_error(0.0, 0.0) == 0.0
     np.testing.assert_allclose(relative_error([0.0, 1.0], [1.0, 1.0]), [1.0, 0.0])
     with pytest.raises(ValueError, match="total"):
         relative_error(1.0, -1.0)
     with pytest.raises(ValueError, match="captured"):
         relative_error(np.nan, 1.0)
+
+
+def test_relative_error_rejects_impossible_captured():
+    # A negative captured energy gave errors > 1 (sqrt(1.25) for (-1, 4)) and a captured energy far above
+    # the total gave 0, a certified "exact" approximation (found by the audit); both are wrong arguments.
+    for captured, total in [(-1.0, 4.0), ([0.5, -0.1], 1.0), (-1e-300, 1.0)]:
+        with pytest.raises(ValueError, match="`captured` must be >= 0"):
+            relative_error(captured, total)
+    for captured, total in [(5.0, 4.0), (1.0, 0.0), ([0.5, 2.0], [1.0, 1.0]), (1.0 + 1e-6, 1.0),
+                            (np.float32(1.001), np.float32(1.0))]:
+        with pytest.raises(ValueError, match="`captured` must not exceed `total`"):
+            relative_error(captured, total)
+    # Excess within rounding (the library's certificates at a rank that captures everything) stays accepted.
+    rng = np.random.default_rng(3)
+    blocks = [rng.standard_normal((6, 2)) for _ in range(3)]
+    N = total_energy(blocks)
+    for certificate in (captured_energy, weyl_bound, union_bound, credited_union_bound, residual_bound):
+        assert relative_error(certificate(blocks, 6), N) <= 1e-7
+    assert relative_error(np.float32(1.0001), np.float32(1.0)) == 0.0
+    assert relative_error(0.0, 0.0) == 0.0 and relative_error(-0.0, 1.0) == 1.0
+    # Valid input: bit-identical to the formula.
+    captured = rng.uniform(0, 1, 50) * np.array([0.0, 1.0, 3.0, 1e-300, 1e300] * 10)
+    total = np.array([0.0, 1.0, 3.0, 1e-300, 1e300] * 10)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = np.where(total > 0, np.sqrt(np.clip(total - captured, 0.0, None) / total), 0.0)
+    np.testing.assert_array_equal(relative_error(captured, total), expected)
 
 
 def test_container_types_and_dtypes_agree():
