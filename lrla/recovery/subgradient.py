@@ -83,6 +83,11 @@ def _debias_spikes(observed, edge):
     return 0.5 * (observed + np.sqrt(np.maximum(observed**2 - edge**2, 0.0)))
 
 
+def _budget_ratio(eta0, decay, escape_need):
+    """Step budget ``eta0 / (1 - rho)`` over the escape need (inf when there is no escape phase)."""
+    return eta0 / (1.0 - decay) / escape_need if escape_need > 0 else math.inf
+
+
 def _budget_decay(eta0, escape_need):
     """Fastest decay meeting the step-budget rule ``eta0 / (1 - rho) >= margin * escape_need``."""
     if not escape_need > 0:  # started at the scale of X*: no escape phase to budget for
@@ -90,9 +95,19 @@ def _budget_decay(eta0, escape_need):
     decay = 1.0 - eta0 / (_BUDGET_MARGIN * escape_need)
     decay = min(max(decay, _MIN_DECAY), _MAX_DECAY)
     # 1 - (1 - x) is not x in floating point: move up until the rule holds exactly
-    while decay < _MAX_DECAY and eta0 / (1.0 - decay) < _BUDGET_MARGIN * escape_need:
+    while decay < _MAX_DECAY and _budget_ratio(eta0, decay, escape_need) < _BUDGET_MARGIN:
         decay = float(np.nextafter(decay, 1.0))
     return decay
+
+
+def _budget_step(decay, escape_need, g_top):
+    """Step for a user's decay: what the budget rule asks, at least 0.4/g_1, at most 0.8/g_1."""
+    cap = _MAX_STABLE_FRACTION / g_top
+    eta0 = min(max(_STABLE_FRACTION / g_top, _BUDGET_MARGIN * escape_need * (1.0 - decay)), cap)
+    # (x (1 - rho)) / (1 - rho) can round below x: move up until the rule holds exactly (or the cap binds)
+    while eta0 < cap and _budget_ratio(eta0, decay, escape_need) < _BUDGET_MARGIN:
+        eta0 = min(float(np.nextafter(eta0, math.inf)), cap)
+    return eta0
 
 
 class SubgradientRecovery(BaseEstimator):
@@ -361,8 +376,7 @@ class SubgradientRecovery(BaseEstimator):
             eta0 = _MAX_STABLE_FRACTION / g_top
         else:
             # as large as the budget rule asks, within the stability bound eta0 * g_1 < 1
-            eta0 = min(max(_STABLE_FRACTION / g_top, _BUDGET_MARGIN * escape_need * (1.0 - decay)),
-                       _MAX_STABLE_FRACTION / g_top)
+            eta0 = _budget_step(decay, escape_need, g_top)
         if decay is None:
             decay = _budget_decay(eta0, escape_need)
         if step is not None and step * g_top >= 1.0:
@@ -374,11 +388,12 @@ class SubgradientRecovery(BaseEstimator):
             )
         budget = eta0 / (1.0 - decay)
         # init_scale >= 1 starts at the scale of X*: there is nothing to escape from
-        ratio = budget / escape_need if escape_need > 0 else math.inf
+        ratio = _budget_ratio(eta0, decay, escape_need)
         if ratio < _BUDGET_MARGIN:
             warnings.warn(
                 f"step budget step_size/(1-decay) = {budget:.3g} is below the escape requirement "
-                f"{_BUDGET_MARGIN} * ln(1/init_scale) / g_r = {_BUDGET_MARGIN * escape_need:.3g}: "
+                f"{_BUDGET_MARGIN} * ln(1/init_scale) / g_r = {_BUDGET_MARGIN * escape_need:.3g} "
+                f"(budget_ratio_ = {ratio:.4g} < {_BUDGET_MARGIN}): "
                 "the iterates may stay near the small initialization (relative error ~1). "
                 "Increase step_size or decay.",
                 ConvergenceWarning,

@@ -252,6 +252,19 @@ def test_default_decay_is_the_budget_rule(problem):
         SubgradientRecovery(2, step_size=1e-4, n_iter=5, random_state=0).fit(op, y)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_user_decay_step_meets_the_budget_rule_without_a_spurious_warning(seed):
+    # A user decay gets the step the rule asks for; 1.5 * need * (1 - rho) / (1 - rho) used to round
+    # to 1.4999999999999998 of the need and warn "16.8 is below 16.8" (13 of 70 such fits)
+    prob = make_sensing_problem(20, 2, 600, corruption=0.3, random_state=seed)
+    for decay in (0.985, 0.99, 0.995):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message="step budget", category=ConvergenceWarning)
+            warnings.filterwarnings("ignore", message="the iterate never left", category=ConvergenceWarning)
+            est = SubgradientRecovery(2, decay=decay, n_iter=3, random_state=0).fit(prob.operator, prob.y)
+        assert est.decay_ == decay and est.budget_ratio_ >= 1.5
+
+
 def test_debiased_growth_rates_invert_the_spike_map():
     from lrla.recovery.subgradient import _debias_spikes
 
