@@ -32,6 +32,13 @@ and a scalar remainder loop (measured 10-30 % slower). Only plain adds,
 subtracts and multiplications by +-1 or ``scale`` are used, so no fastmath is
 needed and the results do not depend on the compiler's reassociation.
 
+Every transform reports whether a result may be non-finite, from a check
+fused into its last pass (``_non_finite_lanes``: one add per vector on data
+already in registers, measured within noise of the unchecked kernel): NaN/inf
+input, or a partial sum that overflowed although the result may fit. The
+callers then check the input and redo the rare overflowing rows on an input
+scaled by a power of two (see ``fwht._rescaled_rows``).
+
 Batches of rows shorter than one register block (d = 2 ... 32) are done on
 the flat array, 256 bytes of rows per register block (``_fwht_short_rows``).
 Batches of at least ``_PARALLEL_MIN_ELEMENTS`` elements run on numba threads
@@ -60,7 +67,25 @@ _L1_BLOCK_BYTES = 16384
 _OUTER_LOG_RADIX = 3
 
 
-def _make_register_kernel(max_levels):
+def _non_finite_lanes(builder, vectors):
+    """IR: an i64 that is nonzero iff an entry of ``vectors`` is NaN or infinite (or their sum overflows).
+
+    The sum of the vectors is NaN or infinite whenever one entry is (inf + finite = inf, inf - inf = NaN)
+    and ``t - t`` turns inf into NaN, so one unordered self-comparison of ``t - t`` per lane and a lane
+    mask (movmsk) cover them all: one add per vector and three instructions per call. A finite sum that
+    overflows is a false alarm, resolved by the caller's exact fallback.
+    """
+    values = list(vectors)
+    while len(values) > 1:
+        values = [builder.fadd(values[k], values[k + 1]) for k in range(0, len(values), 2)]
+    total = values[0]
+    diff = builder.fsub(total, total)
+    lanes = total.type.count
+    unordered = builder.fcmp_unordered("uno", diff, diff)
+    return builder.zext(builder.bitcast(unordered, ir.IntType(lanes)), ir.IntType(64))
+
+
+def _make_register_kernel(max_levels, check=False):
     """Intrinsic ``kernel(src, dst, start)``: the lowest ``max_levels`` levels of the WHT on one register block.
 
     Reads ``src[start:start + 256 // itemsize]`` (eight AVX vectors: 64
@@ -81,7 +106,7 @@ def _make_register_kernel(max_levels):
                 return None
         if src.dtype != dst.dtype or not isinstance(start, types.Integer):
             return None
-        sig = types.void(src, dst, start)
+        sig = (types.int64 if check else types.void)(src, dst, start)
 
         def codegen(context, builder, signature, args):
             srcty, dstty, startty = signature.args
@@ -131,6 +156,8 @@ def _make_register_kernel(max_levels):
                 levels += 1
             for a in range(_N_REGISTERS):
                 builder.store(v[a], out_ptrs[a], align=itemsize)
+            if check:
+                return _non_finite_lanes(builder, v)
             return context.get_dummy_value()
 
         return sig, codegen
@@ -141,11 +168,12 @@ def _make_register_kernel(max_levels):
 # The full register-block transform (6 levels for float32, 5 for float64) and
 # partial ones for batches of short rows (d = 2 ... 32).
 _register_block = _make_register_kernel(6)
-_register_levels_1 = _make_register_kernel(1)
-_register_levels_2 = _make_register_kernel(2)
-_register_levels_3 = _make_register_kernel(3)
-_register_levels_4 = _make_register_kernel(4)
-_register_levels_5 = _make_register_kernel(5)
+_register_block_checked = _make_register_kernel(6, check=True)
+_register_levels_1 = _make_register_kernel(1, check=True)
+_register_levels_2 = _make_register_kernel(2, check=True)
+_register_levels_3 = _make_register_kernel(3, check=True)
+_register_levels_4 = _make_register_kernel(4, check=True)
+_register_levels_5 = _make_register_kernel(5, check=True)
 
 
 @intrinsic
@@ -178,7 +206,7 @@ def _make_butterfly(radix, scaled):
             return None
         if not (isinstance(i, types.Integer) and isinstance(h, types.Integer)):
             return None
-        sig = types.void(x, i, h, scale)
+        sig = types.int64(x, i, h, scale)
 
         def codegen(context, builder, signature, args):
             arrty = signature.args[0]
@@ -202,6 +230,7 @@ def _make_butterfly(radix, scaled):
                         b = a + h_reg
                         v[a], v[b] = builder.fadd(v[a], v[b]), builder.fsub(v[a], v[b])
                 h_reg *= 2
+            flag = _non_finite_lanes(builder, v) if scaled else ir.Constant(ir.IntType(64), 0)
             if scaled:
                 value = context.cast(builder, args[3], signature.args[3], arrty.dtype)
                 splat = ir.Constant(vty, ir.Undefined)
@@ -210,7 +239,7 @@ def _make_butterfly(radix, scaled):
                 v = [builder.fmul(a, splat) for a in v]
             for a in range(radix):
                 builder.store(v[a], ptrs[a], align=itemsize)
-            return context.get_dummy_value()
+            return flag
 
         return sig, codegen
 
@@ -229,39 +258,45 @@ _butterfly2_scaled = _make_butterfly(2, True)
 def _radix8(x, start, stop, h, scale, scaled):
     """Levels h, 2h, 4h on x[start:stop] in one sweep (h >= one vector); results times ``scale`` if ``scaled``."""
     lanes = 32 // x.itemsize
+    bad = 0
     for i in range(start, stop, 8 * h):
         if scaled:
             for j in range(i, i + h, lanes):
-                _butterfly8_scaled(x, j, h, scale)
+                bad |= _butterfly8_scaled(x, j, h, scale)
         else:
             for j in range(i, i + h, lanes):
                 _butterfly8(x, j, h, scale)
+    return bad
 
 
 @njit(cache=True, boundscheck=False)
 def _radix4(x, start, stop, h, scale, scaled):
     """Levels h, 2h on x[start:stop] in one sweep (h >= one vector)."""
     lanes = 32 // x.itemsize
+    bad = 0
     for i in range(start, stop, 4 * h):
         if scaled:
             for j in range(i, i + h, lanes):
-                _butterfly4_scaled(x, j, h, scale)
+                bad |= _butterfly4_scaled(x, j, h, scale)
         else:
             for j in range(i, i + h, lanes):
                 _butterfly4(x, j, h, scale)
+    return bad
 
 
 @njit(cache=True, boundscheck=False)
 def _radix2_vector(x, start, stop, h, scale, scaled):
     """Level h on x[start:stop] (h >= one vector)."""
     lanes = 32 // x.itemsize
+    bad = 0
     for i in range(start, stop, 2 * h):
         if scaled:
             for j in range(i, i + h, lanes):
-                _butterfly2_scaled(x, j, h, scale)
+                bad |= _butterfly2_scaled(x, j, h, scale)
         else:
             for j in range(i, i + h, lanes):
                 _butterfly2(x, j, h, scale)
+    return bad
 
 
 @njit(cache=True, boundscheck=False)
@@ -282,11 +317,10 @@ def _radix2(x, start, stop, h, scale, scaled):
 @njit(cache=True, boundscheck=False)
 def _radix_pass(x, start, stop, h, radix, scale, scaled):
     if radix == 8:
-        _radix8(x, start, stop, h, scale, scaled)
-    elif radix == 4:
-        _radix4(x, start, stop, h, scale, scaled)
-    else:
-        _radix2_vector(x, start, stop, h, scale, scaled)
+        return _radix8(x, start, stop, h, scale, scaled)
+    if radix == 4:
+        return _radix4(x, start, stop, h, scale, scaled)
+    return _radix2_vector(x, start, stop, h, scale, scaled)
 
 
 @njit(cache=True, boundscheck=False)
@@ -304,14 +338,16 @@ def _block_levels(x, start, stop, h, size, scale, scaled):
     The remainder (levels mod 3) goes first, as one radix-2/4 pass, then
     radix-8 passes; ``scale`` (if ``scaled``) is fused into the last pass.
     """
+    bad = 0
     remainder = (_log2(size) - _log2(h)) % 3
     if remainder:
         radix = 1 << remainder
-        _radix_pass(x, start, stop, h, radix, scale, scaled and radix * h == size)
+        bad |= _radix_pass(x, start, stop, h, radix, scale, scaled and radix * h == size)
         h *= radix
     while h < size:
-        _radix_pass(x, start, stop, h, 8, scale, scaled and 8 * h == size)
+        bad |= _radix_pass(x, start, stop, h, 8, scale, scaled and 8 * h == size)
         h *= 8
+    return bad
 
 
 @njit(cache=True, boundscheck=False)
@@ -329,17 +365,25 @@ def _fwht_into(src, x, scale):
             h *= 2
         if n == 1:
             x[0] *= s
-        return
+        bad = 0
+        for j in range(n):
+            if x[j] - x[j] != 0:  # NaN for inf and NaN
+                bad = 1
+        return bad
     block = min(n, _L1_BLOCK_BYTES // x.itemsize)
     # Tiers above the L1 block: the lowest merges 2, 4 or 8 blocks (the
     # remainder of the level count mod 3), every further tier 8 of the previous.
     remainder = (_log2(n) - _log2(block)) % _OUTER_LOG_RADIX
     first_tier = block << (remainder if remainder else _OUTER_LOG_RADIX)
+    bad = 0
     for start in range(0, n, block):
-        for i in range(start, start + block, reg):
-            _register_block(src, x, i)
+        if n == reg:  # the register block is the whole transform
+            bad |= _register_block_checked(src, x, start)
+        else:
+            for i in range(start, start + block, reg):
+                _register_block(src, x, i)
         if block > reg:
-            _block_levels(x, start, start + block, reg, block, s, block == n)
+            bad |= _block_levels(x, start, start + block, reg, block, s, block == n)
         elif block == n:
             for j in range(n):
                 x[j] *= s
@@ -347,15 +391,22 @@ def _fwht_into(src, x, scale):
         size = first_tier
         radix = first_tier // block
         while size <= n and end % size == 0:
-            _radix_pass(x, end - size, end, size // radix, radix, s, size == n)
+            bad |= _radix_pass(x, end - size, end, size // radix, radix, s, size == n)
             size <<= _OUTER_LOG_RADIX
             radix = 1 << _OUTER_LOG_RADIX
+    return bad
 
 
 @njit(cache=True, boundscheck=False)
 def fwht_inplace(x, scale):
-    """Unnormalised FWHT of the contiguous 1-D array ``x`` (length 2^L), times ``scale``."""
-    _fwht_into(x, x, scale)
+    """Unnormalised FWHT of the contiguous 1-D array ``x`` (length 2^L), times ``scale`` (0 < scale <= 1).
+
+    Returns 0 if every result is finite; nonzero if one may not be (an entry
+    of ``x`` was NaN/inf, a partial sum overflowed, or, a false alarm the
+    caller resolves, a sum of finite results in the last pass overflowed).
+    The check is fused into the last pass (see ``_non_finite_lanes``).
+    """
+    return _fwht_into(x, x, scale)
 
 
 @njit(cache=True, boundscheck=False)
@@ -367,7 +418,32 @@ def fwht_into(x, out, scale):
     not modified (unless it is ``out``); ``x`` and ``out`` must not overlap
     otherwise.
     """
-    _fwht_into(x, out, scale)
+    return _fwht_into(x, out, scale)
+
+
+_MAGNITUDE_MASK64 = np.uint64(0x7FFFFFFFFFFFFFFF)
+_MAGNITUDE_MASK32 = np.uint32(0x7FFFFFFF)
+
+
+@njit(cache=True, boundscheck=False)
+def _max_magnitude_bits(bits, mask):
+    peak = bits[0] & mask
+    for j in range(1, bits.shape[0]):
+        peak = max(peak, bits[j] & mask)
+    return peak
+
+
+def max_magnitude(X):
+    """``max |X|`` of a non-empty C-contiguous float array, NaN or inf if an entry is.
+
+    The maximum of the bit patterns with the sign cleared: for IEEE floats it
+    orders like the magnitude, and inf and NaN lie above every finite value.
+    An integer reduction that vectorises, unlike a float max with NaN.
+    """
+    wide = X.dtype == np.float64
+    bits = X.reshape(-1).view(np.uint64 if wide else np.uint32)
+    peak = _max_magnitude_bits(bits, _MAGNITUDE_MASK64 if wide else _MAGNITUDE_MASK32)
+    return float(np.array(peak, dtype=bits.dtype).view(X.dtype))
 
 
 # A parallel region costs a thread wake-up (and a scheduler time slice when the
@@ -382,14 +458,18 @@ def _use_threads(X):
 
 @njit(cache=True, boundscheck=False)
 def _fwht_row_range(X, scale, lo, hi):
+    bad = 0
     for r in range(lo, hi):
-        fwht_inplace(X[r], scale)
+        bad |= fwht_inplace(X[r], scale)
+    return bad
 
 
 @njit(cache=True, parallel=True, boundscheck=False)
 def _fwht_rows_parallel(X, scale):
+    bad = 0
     for r in prange(X.shape[0]):
-        fwht_inplace(X[r], scale)
+        bad += fwht_inplace(X[r], scale)
+    return bad
 
 
 @njit(cache=True, boundscheck=False)
@@ -401,26 +481,30 @@ def _short_rows_range(flat, log_d, start, stop, scale):
     block transforms 256 bytes' worth of rows at once, in vector registers.
     """
     reg = _REGISTER_BLOCK_BYTES // flat.itemsize
+    bad = 0
     for i in range(start, stop, reg):
         if log_d == 1:
-            _register_levels_1(flat, flat, i)
+            bad |= _register_levels_1(flat, flat, i)
         elif log_d == 2:
-            _register_levels_2(flat, flat, i)
+            bad |= _register_levels_2(flat, flat, i)
         elif log_d == 3:
-            _register_levels_3(flat, flat, i)
+            bad |= _register_levels_3(flat, flat, i)
         elif log_d == 4:
-            _register_levels_4(flat, flat, i)
+            bad |= _register_levels_4(flat, flat, i)
         else:
-            _register_levels_5(flat, flat, i)
+            bad |= _register_levels_5(flat, flat, i)
     if scale != 1:
         for j in range(start, stop):
             flat[j] *= scale
+    return bad
 
 
 @njit(cache=True, parallel=True, boundscheck=False)
 def _short_rows_parallel(flat, log_d, n_chunks, chunk, scale):
+    bad = 0
     for c in prange(n_chunks):
-        _short_rows_range(flat, log_d, c * chunk, (c + 1) * chunk, scale)
+        bad += _short_rows_range(flat, log_d, c * chunk, (c + 1) * chunk, scale)
+    return bad
 
 
 @njit(cache=True, boundscheck=False)
@@ -434,28 +518,33 @@ def _fwht_short_rows(X, scale):
     log_d = _log2(d)
     chunk_blocks = 256  # 64 KiB per thread chunk
     n_chunks = n_blocks // chunk_blocks
+    bad = 0
     if _use_threads(X) and n_chunks > 1:
-        _short_rows_parallel(flat, log_d, n_chunks, chunk_blocks * reg, s)
+        bad |= _short_rows_parallel(flat, log_d, n_chunks, chunk_blocks * reg, s)
     done = n_chunks * chunk_blocks * reg if _use_threads(X) and n_chunks > 1 else 0
-    _short_rows_range(flat, log_d, done, n_blocks * reg, s)
-    _fwht_row_range(X, s, (n_blocks * reg) // d, n_rows)
+    bad |= _short_rows_range(flat, log_d, done, n_blocks * reg, s)
+    return bad | _fwht_row_range(X, s, (n_blocks * reg) // d, n_rows)
 
 
 @njit(cache=True, boundscheck=False)
 def fwht_rows(X, scale):
-    """In-place FWHT of every row of the C-contiguous 2-D array ``X`` (threads over rows for large batches)."""
+    """In-place FWHT of every row of the C-contiguous 2-D array ``X`` (threads over rows for large batches).
+
+    Returns nonzero if a result may be non-finite (see :func:`fwht_inplace`).
+    """
     if 1 < X.shape[1] < _REGISTER_BLOCK_BYTES // X.itemsize:
-        _fwht_short_rows(X, scale)
-    elif _use_threads(X):
-        _fwht_rows_parallel(X, scale)
-    else:
-        _fwht_row_range(X, scale, 0, X.shape[0])
+        return _fwht_short_rows(X, scale)
+    if _use_threads(X):
+        return _fwht_rows_parallel(X, scale)
+    return _fwht_row_range(X, scale, 0, X.shape[0])
 
 
 @njit(cache=True, parallel=True, boundscheck=False)
 def _fwht_rows_into_parallel(X, out, scale):
+    bad = 0
     for r in prange(X.shape[0]):
-        _fwht_into(X[r], out[r], scale)
+        bad += _fwht_into(X[r], out[r], scale)
+    return bad
 
 
 @njit(cache=True, boundscheck=False)
@@ -464,60 +553,74 @@ def fwht_rows_into(X, out, scale):
 
     The out-of-place :func:`fwht_rows`: one pass over memory less than copying
     ``X`` into ``out`` and transforming in place. ``X`` and ``out`` must not
-    overlap (unless they are the same array).
+    overlap (unless they are the same array). Returns nonzero if a result may
+    be non-finite (see :func:`fwht_inplace`).
     """
     if 1 < X.shape[1] < _REGISTER_BLOCK_BYTES // X.itemsize:
         for r in range(X.shape[0]):
             for j in range(X.shape[1]):
                 out[r, j] = X[r, j]
-        _fwht_short_rows(out, scale)
-    elif _use_threads(X):
-        _fwht_rows_into_parallel(X, out, scale)
-    else:
-        for r in range(X.shape[0]):
-            _fwht_into(X[r], out[r], scale)
+        return _fwht_short_rows(out, scale)
+    if _use_threads(X):
+        return _fwht_rows_into_parallel(X, out, scale)
+    bad = 0
+    for r in range(X.shape[0]):
+        bad |= _fwht_into(X[r], out[r], scale)
+    return bad
 
 
 @njit(cache=True, boundscheck=False, inline="always")
 def _rotate_row_shared(row, signs, scale):
+    bad = 0
     for b in range(signs.shape[0]):
         s = signs[b]
         for j in range(row.shape[0]):
             row[j] *= s[j]
-        fwht_inplace(row, scale)
+        bad |= fwht_inplace(row, scale)
+    return bad
 
 
 @njit(cache=True, parallel=True, boundscheck=False)
 def _rotate_rows_shared_parallel(X, signs, scale):
+    bad = 0
     for r in prange(X.shape[0]):
-        _rotate_row_shared(X[r], signs, scale)
+        bad += _rotate_row_shared(X[r], signs, scale)
+    return bad
 
 
 @njit(cache=True, boundscheck=False)
 def rotate_rows_shared(X, signs, scale):
-    """Rows of X <- (scale H D_k) ... (scale H D_1) row, with the same sign rows ``signs`` (k, n) for every row."""
+    """Rows of X <- (scale H D_k) ... (scale H D_1) row, with the same sign rows ``signs`` (k, n) for every row.
+
+    Returns nonzero if a result may be non-finite (see :func:`fwht_inplace`).
+    """
     if _use_threads(X):
-        _rotate_rows_shared_parallel(X, signs, scale)
-    else:
-        for r in range(X.shape[0]):
-            _rotate_row_shared(X[r], signs, scale)
+        return _rotate_rows_shared_parallel(X, signs, scale)
+    bad = 0
+    for r in range(X.shape[0]):
+        bad |= _rotate_row_shared(X[r], signs, scale)
+    return bad
 
 
 @njit(cache=True, boundscheck=False, inline="always")
 def _rotate_row_fresh(row, n_blocks, seed, global_row, scale):
     n = row.shape[0]
     base = global_row * n_blocks
+    bad = 0
     for b in range(n_blocks):
         counter0 = (base + b) * n
         for j in range(n):
             row[j] *= counter_sign(seed, counter0 + j)
-        fwht_inplace(row, scale)
+        bad |= fwht_inplace(row, scale)
+    return bad
 
 
 @njit(cache=True, parallel=True, boundscheck=False)
 def _rotate_rows_fresh_parallel(X, n_blocks, seed, row_offset, scale):
+    bad = 0
     for r in prange(X.shape[0]):
-        _rotate_row_fresh(X[r], n_blocks, seed, row_offset + r, scale)
+        bad += _rotate_row_fresh(X[r], n_blocks, seed, row_offset + r, scale)
+    return bad
 
 
 @njit(cache=True, boundscheck=False)
@@ -528,35 +631,41 @@ def rotate_rows_fresh(X, n_blocks, seed, row_offset, scale):
     (seed, r, b, j), so the result does not depend on threads or chunking.
     """
     if _use_threads(X):
-        _rotate_rows_fresh_parallel(X, n_blocks, seed, row_offset, scale)
-    else:
-        for r in range(X.shape[0]):
-            _rotate_row_fresh(X[r], n_blocks, seed, row_offset + r, scale)
+        return _rotate_rows_fresh_parallel(X, n_blocks, seed, row_offset, scale)
+    bad = 0
+    for r in range(X.shape[0]):
+        bad |= _rotate_row_fresh(X[r], n_blocks, seed, row_offset + r, scale)
+    return bad
 
 
 @njit(cache=True, boundscheck=False, inline="always")
 def _unrotate_row_shared(row, signs, scale):
+    bad = 0
     for b in range(signs.shape[0] - 1, -1, -1):
-        fwht_inplace(row, scale)
+        bad |= fwht_inplace(row, scale)
         s = signs[b]
         for j in range(row.shape[0]):
             row[j] *= s[j]
+    return bad
 
 
 @njit(cache=True, parallel=True, boundscheck=False)
 def _unrotate_rows_shared_parallel(X, signs, scale):
+    bad = 0
     for r in prange(X.shape[0]):
-        _unrotate_row_shared(X[r], signs, scale)
+        bad += _unrotate_row_shared(X[r], signs, scale)
+    return bad
 
 
 @njit(cache=True, boundscheck=False)
 def unrotate_rows_shared(X, signs, scale):
-    """Transpose of :func:`rotate_rows_shared`: rows <- (scale D_1 H) ... (scale D_k H) row."""
+    """Transpose of :func:`rotate_rows_shared`: rows <- (scale D_1 H) ... (scale D_k H) row (nonzero: see fwht_inplace)."""
     if _use_threads(X):
-        _unrotate_rows_shared_parallel(X, signs, scale)
-    else:
-        for r in range(X.shape[0]):
-            _unrotate_row_shared(X[r], signs, scale)
+        return _unrotate_rows_shared_parallel(X, signs, scale)
+    bad = 0
+    for r in range(X.shape[0]):
+        bad |= _unrotate_row_shared(X[r], signs, scale)
+    return bad
 
 
 def fwht_rows_numpy(X):

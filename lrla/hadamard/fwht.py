@@ -6,7 +6,13 @@ import math
 
 import numpy as np
 
-from .._validation import check_array, check_bool, check_int, check_power_of_two
+from .._validation import (
+    all_finite,
+    check_array,
+    check_bool,
+    check_int,
+    check_power_of_two,
+)
 from . import _kernels
 
 __all__ = ["fwht"]
@@ -37,14 +43,18 @@ def fwht(x, axis=-1, *, normalize=True, out=None):
     Returns
     -------
     ndarray
-        The transform, float32 for float32 input, else float64.
+        The transform, float32 for float32 input, else float64. A coefficient
+        whose exact value exceeds the dtype's range is +-inf (as IEEE rounding
+        gives); every other one is finite and accurate, even when partial
+        sums of the transform overflow.
 
     Raises
     ------
     ValueError
         If the length along ``axis`` is not a power of two (the message names
-        the next power of two to zero-pad to), if ``axis`` is out of range or
-        if ``x`` is 0-d or empty.
+        the next power of two to zero-pad to), if ``axis`` is out of range, if
+        ``x`` is 0-d or empty, or if it contains NaN or inf (in place, before
+        ``x`` is touched).
     TypeError
         If ``x`` is complex or not numeric.
 
@@ -59,6 +69,11 @@ def fwht(x, axis=-1, *, normalize=True, out=None):
     parallel over vectors (threads follow ``NUMBA_NUM_THREADS``). Rounding
     error grows like ``log2(d)`` units in the last place, so float32 is
     accurate to about ``log2(d) * 6e-8`` relative.
+
+    Partial sums grow to ``d * max|x|``, so for entries above ``max / d`` they
+    can overflow although the normalised result fits. The kernel reports it
+    (a check fused into its last pass) and only those vectors are redone on
+    the input scaled by a power of two, which is exact, and the scale undone.
 
     References
     ----------
@@ -77,10 +92,9 @@ def fwht(x, axis=-1, *, normalize=True, out=None):
     True
     """
     in_place = out is not None and out is x and isinstance(x, np.ndarray)
-    # Out of place, NaN/inf are caught after the transform at no extra pass over memory: row 0 of H is
-    # all ones, so the first coefficient of each vector is the sum of its entries, non-finite whenever
-    # an entry is; only then is the (unmodified) input inspected entry by entry, see _reject_non_finite.
-    arr = check_array(x, "x", min_ndim=1, allow_nan=not in_place, allow_inf=not in_place)
+    # NaN/inf are caught after the transform at no extra pass over memory: the kernel flags a non-finite
+    # result (see _kernels), and only then is the (unmodified) input inspected, see _repair.
+    arr = check_array(x, "x", min_ndim=1, allow_nan=True, allow_inf=True)
     if in_place and arr is not x:
         raise TypeError("`out` must be a float32 or float64 array when transforming in place.")
     axis = check_int(axis, "axis")
@@ -106,25 +120,37 @@ def fwht(x, axis=-1, *, normalize=True, out=None):
         # (the first pass reads ``arr``), or in place when ``out`` is the input itself.
         rows = arr.reshape(-1, n)
         if out is arr:
-            _kernels.fwht_rows(rows, dtype_scale)
+            # In place the input is gone once the kernel has run, so it is checked first (one
+            # reduction, as a finiteness check would be): NaN/inf raise, and entries large enough
+            # for partial sums to overflow go through a copy.
+            peak = _kernels.max_magnitude(rows)
+            if not math.isfinite(peak):
+                check_array(arr, "x", min_ndim=1)  # raises, naming NaN or inf
+            if peak * n * _SUM_MARGIN < float(np.finfo(arr.dtype).max):
+                _kernels.fwht_rows(rows, dtype_scale)  # cannot overflow: no flag to resolve
+            else:
+                result = np.empty_like(rows)
+                _repair(rows, result, _kernels.fwht_rows_into(rows, result, dtype_scale), dtype_scale, arr)
+                rows[...] = result
             return out
         result = out if (out is not None and out.flags.c_contiguous) else np.empty_like(arr, order="C")
         if np.shares_memory(result, arr):  # a user ``out`` overlapping the input: go through a copy
             result = np.empty_like(arr, order="C")
-        _kernels.fwht_rows_into(rows, result.reshape(-1, n), dtype_scale)
-        _reject_non_finite(arr, result.reshape(-1, n)[:, 0])
+        flag = _kernels.fwht_rows_into(rows, result.reshape(-1, n), dtype_scale)
+        _repair(rows, result.reshape(-1, n), flag, dtype_scale, arr)
         if out is not None and result is not out:
             out[...] = result
             return out
         return result
-    # Another axis (or a strided input): a C-contiguous (batch, n) copy with the axis last.
+    # Another axis (or a strided input): a C-contiguous (batch, n) copy with the axis last. The input
+    # is intact until the result is written, even in place.
     moved = np.moveaxis(arr, axis, -1)
     work = np.ascontiguousarray(moved)
     if np.shares_memory(work, arr):
         work = work.copy()
-    _kernels.fwht_rows(work.reshape(-1, n), dtype_scale)
-    if not in_place:
-        _reject_non_finite(arr, work.reshape(-1, n)[:, 0])
+    flag = _kernels.fwht_rows(work.reshape(-1, n), dtype_scale)
+    if flag:
+        _repair(np.ascontiguousarray(moved).reshape(-1, n), work.reshape(-1, n), flag, dtype_scale, arr)
     result = np.moveaxis(work, -1, axis)
     if out is not None:
         out[...] = result
@@ -132,11 +158,40 @@ def fwht(x, axis=-1, *, normalize=True, out=None):
     return np.ascontiguousarray(result)
 
 
-def _reject_non_finite(arr, first_coefficients):
-    """Raise the usual NaN/inf error if ``arr`` has a non-finite entry.
+# Safety factor on ``d * max|x|`` (the largest partial sum): the kernel's fused check sums up to 8
+# results, so a margin of 16 keeps it from raising a false alarm where overflow is impossible.
+_SUM_MARGIN = 16
 
-    ``first_coefficients`` are the transforms' coefficients at frequency 0 (the sums of the vectors),
-    finite unless an entry is non-finite or the sum overflowed; the entry-wise check runs only then.
+
+def _repair(rows, result, flag, scale, arr):
+    """Resolve a kernel's non-finite flag for ``result = scale * rows H`` (``rows`` intact).
+
+    NaN/inf in the input raise the usual error (naming ``x``); otherwise the rows of ``result`` that are
+    not finite had a partial sum overflow and are recomputed exactly from ``rows`` scaled by a power of two.
     """
-    if not np.isfinite(first_coefficients).all():
-        check_array(arr, "x", min_ndim=1)
+    if not flag:
+        return
+    if not all_finite(rows):
+        check_array(arr, "x", min_ndim=1)  # raises, naming NaN or inf
+    bad = ~np.isfinite(result).all(axis=1)
+    if bad.any():  # else a false alarm: a sum of finite results overflowed in the check
+        result[bad] = _rescaled_rows(rows[bad], lambda work: _kernels.fwht_rows(work, scale), rows.shape[1])
+
+
+def _rescaled_rows(rows, transform, growth):
+    """``transform`` (in place, linear, made of additions and scalings) of ``rows`` without overflow.
+
+    Each row whose partial sums could exceed the dtype's range, ``growth * max|row|`` up to
+    ``_SUM_MARGIN``, is scaled by a power of two ``2**-k`` first and the result by ``2**k``: exact for
+    every entry above the dtype's smallest normal number times ``2**k`` (the others, far below the row's
+    largest entries, lose bits). A result that overflows for real becomes +-inf.
+    """
+    work = np.array(rows, dtype=rows.dtype, order="C", copy=True)
+    info = np.finfo(work.dtype)
+    exponent = np.frexp(np.abs(work).max(axis=1))[1]  # max|row| < 2**exponent
+    shift = np.maximum(exponent + math.ceil(math.log2(growth * _SUM_MARGIN)) - info.maxexp + 1, 0)
+    work *= np.exp2(-shift).astype(work.dtype)[:, None]
+    transform(work)
+    with np.errstate(over="ignore"):
+        work *= np.exp2(shift).astype(work.dtype)[:, None]
+    return work

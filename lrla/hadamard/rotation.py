@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from .._rng import check_random_state, kernel_seed
 from .._validation import check_array, check_bool, check_int, next_power_of_two
 from . import _kernels
+from .fwht import _rescaled_rows
 
 __all__ = ["HadamardRotation"]
 
@@ -107,9 +110,15 @@ class HadamardRotation(LinearOperator):
         work = self._pad(X2)
         scale = work.dtype.type(self.padded_dim**-0.5)
         if fresh:
-            _kernels.rotate_rows_fresh(work, self.n_blocks, self._fresh_seed, 0, scale)
+            def rotate(W, first_row=0):
+                return _kernels.rotate_rows_fresh(W, self.n_blocks, self._fresh_seed, first_row, scale)
         else:
-            _kernels.rotate_rows_shared(work, self.signs.astype(work.dtype), scale)
+            signs = self.signs.astype(work.dtype)
+
+            def rotate(W, first_row=0):
+                return _kernels.rotate_rows_shared(W, signs, scale)
+        if rotate(work):
+            self._redo_overflowed(work, lambda rows: self._pad(X2[rows]), rotate, "X", "rotation")
         return work[0] if one else work
 
     def inverse(self, y):
@@ -119,9 +128,32 @@ class HadamardRotation(LinearOperator):
         Y2 = np.array(Y[None, :] if one else Y, copy=True, order="C")
         if Y2.shape[1] != self.padded_dim:
             raise ValueError(f"`y` must have length {self.padded_dim} (padded_dim); got {Y2.shape[1]}.")
-        _kernels.unrotate_rows_shared(Y2, self.signs.astype(Y2.dtype), Y2.dtype.type(self.padded_dim**-0.5))
+        signs, scale = self.signs.astype(Y2.dtype), Y2.dtype.type(self.padded_dim**-0.5)
+
+        def unrotate(W, first_row=0):
+            return _kernels.unrotate_rows_shared(W, signs, scale)
+        if unrotate(Y2):
+            source = Y[None, :] if one else Y
+            self._redo_overflowed(Y2, lambda rows: np.array(source[rows], order="C"), unrotate, "y", "inverse rotation")
         out = Y2[:, : self.dim]
         return out[0].copy() if one else np.ascontiguousarray(out)
+
+    def _redo_overflowed(self, work, inputs, rotate, name, what):
+        """Redo the rows of ``work`` that are not finite after a (flagged) rotation, or raise if they don't fit.
+
+        The input is finite (checked), so a non-finite row had a partial sum overflow: within each block
+        partial sums reach ``d * max|block input|`` and a block's input is at most ``||x||_2 <=
+        sqrt(d) max|x|``. Each such row is redone on its input scaled by a power of two (exact); if the
+        result still overflows, its norm ``||x||_2`` does not fit the dtype.
+        """
+        bad = np.flatnonzero(~np.isfinite(work).all(axis=1))
+        d = self.padded_dim
+        growth = d * math.isqrt(d - 1) + d  # d * ceil(sqrt(d)) >= d * sqrt(d)
+        for r in bad:  # rare; one row at a time keeps the per-row signs of ``fresh``
+            work[r] = _rescaled_rows(inputs([r]), lambda W, r=r: rotate(W, r), growth)[0]
+        if bad.size and not np.isfinite(work[bad]).all():
+            raise ValueError(f"`{name}` is too large: its {what} overflows {work.dtype} (a coordinate of the result "
+                             f"can reach the row's Euclidean norm); rescale `{name}`.")
 
     # -- LinearOperator protocol (columns are vectors) ----------------------
     def _matvec(self, x):

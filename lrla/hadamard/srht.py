@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._rng import check_random_state
 from .._validation import check_int, check_matrix, next_power_of_two
 from . import _kernels
+from .fwht import _rescaled_rows
 
 __all__ = ["srht", "SRHT"]
 
@@ -61,24 +62,42 @@ def srht(A, sketch_size, *, random_state=None):
     True
     """
     A = check_matrix(A, "A")
-    n, d = A.shape
+    n = A.shape[0]
     n_pad = next_power_of_two(n)
     m = check_int(sketch_size, "sketch_size", min_value=1, max_value=n_pad)
     rng = check_random_state(random_state)
     signs = rng.integers(0, 2, size=n) * 2 - 1
     rows = np.sort(rng.choice(n_pad, size=m, replace=False))
     # Transform along the row axis: work on the (d, n') transpose so each FWHT is contiguous.
-    work = np.zeros((d, n_pad), dtype=A.dtype)
-    work[:, :n] = (A * signs[:, None].astype(A.dtype)).T
-    _kernels.fwht_rows(work, work.dtype.type(math.sqrt(1.0 / m)))  # sqrt(n'/m) / sqrt(n')
+    def signed_columns(cols):
+        padded = np.zeros((A[:, cols].shape[1], n_pad), dtype=A.dtype)
+        padded[:, :n] = (A[:, cols] * signs[:, None].astype(A.dtype)).T
+        return padded
+
+    scale = A.dtype.type(math.sqrt(1.0 / m))  # sqrt(n'/m) / sqrt(n')
+    work = signed_columns(slice(None))
+    if _kernels.fwht_rows(work, scale):
+        _redo_overflowed(work, signed_columns, lambda W: _kernels.fwht_rows(W, scale))
     return _finite_sketch(np.ascontiguousarray(work[:, rows].T), "A")
 
 
+def _redo_overflowed(work, inputs, transform):
+    """Redo the rows of ``work`` (transformed, flagged by the kernel) that are not finite.
+
+    The input is finite (checked), so a partial sum overflowed: those rows are recomputed on their
+    input scaled by a power of two (exact). Results that overflow for real stay inf for
+    :func:`_finite_sketch` to report.
+    """
+    bad = np.flatnonzero(~np.isfinite(work).all(axis=1))
+    if bad.size:
+        work[bad] = _rescaled_rows(inputs(bad), transform, work.shape[1])
+
+
 def _finite_sketch(sketch, name):
-    """Raise if the (finite-input) transform overflowed: its partial sums grow to ~n' max|entry|."""
+    """Raise if the sketch of a finite input does not fit its dtype (partial sums that overflowed were redone)."""
     if not np.isfinite(sketch).all():
-        raise ValueError(f"`{name}` is too large: the Hadamard transform overflowed {sketch.dtype} (its partial "
-                         f"sums reach the padded length times the largest entry); rescale `{name}`.")
+        raise ValueError(f"`{name}` is too large: its sketch overflows {sketch.dtype} (an entry of the sketch can "
+                         f"reach sqrt(padded length / sketch size) times the norm of its column); rescale `{name}`.")
     return sketch
 
 
@@ -148,10 +167,16 @@ class SRHT(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def transform(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        work = np.zeros((X.shape[0], self.padded_features_), dtype=X.dtype)
-        work[:, : X.shape[1]] = X
-        work *= self.signs_.astype(X.dtype)
-        _kernels.fwht_rows(work, work.dtype.type(math.sqrt(1.0 / self.n_components)))
+        def signed_rows(rows):
+            padded = np.zeros((X[rows].shape[0], self.padded_features_), dtype=X.dtype)
+            padded[:, : X.shape[1]] = X[rows]
+            padded *= self.signs_.astype(X.dtype)
+            return padded
+
+        scale = X.dtype.type(math.sqrt(1.0 / self.n_components))
+        work = signed_rows(slice(None))
+        if _kernels.fwht_rows(work, scale):
+            _redo_overflowed(work, signed_rows, lambda W: _kernels.fwht_rows(W, scale))
         return _finite_sketch(np.ascontiguousarray(work[:, self.components_indices_]), "X")
 
     def __sklearn_tags__(self):

@@ -168,3 +168,58 @@ def test_overflowing_sum_of_finite_input_is_not_an_error():
     y = fwht(np.array([big, big, 0.0, 0.0]), normalize=False)  # y[0] = y[2] = 2 big overflows
     np.testing.assert_array_equal(y, [np.inf, 0.0, np.inf, 0.0])
     assert np.isinf(fwht(np.full((2, 4), big), axis=0, normalize=False)[0]).all()
+
+
+def _scaled_reference(x, axis=-1, normalize=True):
+    """``hadamard(d) @ x / sqrt(d)`` in float64 on ``x`` scaled by 2^-16 (exact), the scale undone after."""
+    moved = np.moveaxis(np.asarray(x, np.float64), axis, -1)
+    d = moved.shape[-1]
+    with np.errstate(over="ignore"):
+        y = (moved * 2.0**-16) @ hadamard(d).T / (np.sqrt(d) if normalize else 1.0) * 2.0**16
+    return np.moveaxis(y, -1, axis)
+
+
+@pytest.mark.parametrize("dtype, big", [(np.float64, 1e308), (np.float32, 3e38)])
+@pytest.mark.parametrize("path", ["new", "out", "in place", "axis 0", "axis 0 in place", "batch"])
+def test_partial_sums_overflowing_a_representable_result(dtype, big, path):
+    # Four entries of 1e308 in a length-1024 vector: the normalised transform is at most 4e308/32 = 1.25e307,
+    # but the partial sums reach 4e308 and the result was inf/NaN (found by the audit).
+    x = np.zeros(1024, dtype)
+    x[:4] = big
+    X = np.stack([x, np.arange(1024, dtype=dtype), -x[::-1]])  # the middle row does not overflow
+    expected = _scaled_reference(X)
+    if path == "new":
+        y = fwht(X)
+    elif path == "out":
+        y = fwht(X, out=np.empty_like(X))
+    elif path == "in place":
+        y = X.copy()
+        fwht(y, out=y)
+    elif path == "axis 0":
+        y = fwht(X.T, axis=0).T
+    elif path == "axis 0 in place":
+        z = X.T.copy()
+        fwht(z, axis=0, out=z)
+        y = z.T
+    else:
+        y = fwht(np.repeat(X, 200, axis=0))[::200]  # a batch large enough for the threaded kernel
+    assert y.dtype == dtype and np.isfinite(y).all()
+    tol = 20 * np.finfo(dtype).eps
+    assert np.abs(y - expected).max() <= tol * np.abs(expected).max()
+    # The row without overflow is bit-identical to its transform alone.
+    np.testing.assert_array_equal(y[1], fwht(X[1]))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_overflow_only_where_the_exact_result_does(dtype):
+    big = np.finfo(dtype).max
+    x = np.full(4, 0.75 * big, dtype)  # H x / 2 = [1.5 big, 0, 0, 0]: only the first coefficient overflows
+    np.testing.assert_array_equal(fwht(x), np.array([np.inf, 0, 0, 0], dtype))  # was [inf, 0, nan, 0]
+    short_rows = np.tile(np.array([0.6, 0.6, 0.3, -0.3], dtype) * big, (64, 1))  # H x = [1.2, 0.6, 1.2, -0.6] big
+    y = fwht(short_rows, normalize=False)
+    with np.errstate(over="ignore"):
+        expected = _scaled_reference(short_rows, normalize=False).astype(dtype)
+    assert np.isinf(expected).any() and np.isfinite(expected).any()
+    np.testing.assert_array_equal(np.isinf(y), np.isinf(expected))
+    finite = np.isfinite(expected)
+    np.testing.assert_allclose(y[finite], expected[finite], rtol=10 * np.finfo(dtype).eps)

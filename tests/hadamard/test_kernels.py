@@ -42,7 +42,7 @@ def test_fwht_inplace_exact_on_integers(log_d, dtype):
     d = 2**log_d
     x = integer_vector(d, log_d)
     y = x.astype(dtype)
-    assert _kernels.fwht_inplace(y, 1.0) is None  # in place, returns nothing
+    assert _kernels.fwht_inplace(y, 1.0) == 0  # in place; returns 0: no non-finite result
     assert y.dtype == dtype
     expected = _kernels.fwht_rows_numpy(x[None, :])[0]
     np.testing.assert_array_equal(y, expected)
@@ -95,7 +95,7 @@ def test_fwht_rows(shape, dtype):
     X = np.random.default_rng(shape[1]).standard_normal(shape)
     expected = _kernels.fwht_rows_numpy(X) / np.sqrt(shape[1])
     Y = X.astype(dtype)
-    assert _kernels.fwht_rows(Y, 1.0 / np.sqrt(shape[1])) is None
+    assert _kernels.fwht_rows(Y, 1.0 / np.sqrt(shape[1])) == 0  # no non-finite result
     bound = float32_bound(shape[1]) if dtype == "float32" else 1e-14 * max(np.log2(shape[1]), 1)
     assert np.all(row_rel_err(Y, expected) <= bound)
     if shape[1] <= 2**10:
@@ -222,3 +222,30 @@ def test_fwht_rows_into_matches_fwht_rows_and_keeps_input(shape, dtype):
     inplace = X.copy()
     _kernels.fwht_rows(inplace, 0.5)
     np.testing.assert_array_equal(out, inplace)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 2), (1, 16), (1, 32), (1, 64), (1, 2**11), (1, 2**13), (1, 2**16),
+                                   (300, 16), (2**15, 16), (300, 1024)])
+def test_non_finite_flag_on_every_path(shape, dtype):
+    # The check fused into the last pass must see every output: a single overflowing pair (its sum
+    # 2 max is inf, its difference 0), a NaN and an inf, in the last row, in the first and last
+    # positions, reach a nonzero flag through the serial, threaded and short-row paths; finite results
+    # never raise it.
+    big = np.finfo(dtype).max
+    X = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    assert _kernels.fwht_rows(X.copy(), dtype(1.0)) == 0
+    assert _kernels.fwht_rows_into(X, np.empty_like(X), dtype(1.0)) == 0
+    for position in (0, shape[1] - 2):
+        for bad in ([big, big], [np.nan, 0.0], [0.0, -np.inf]):
+            Y = X.copy()
+            Y[-1, position:position + 2] = bad
+            assert _kernels.fwht_rows_into(Y, np.empty_like(Y), dtype(1.0)) != 0
+            assert _kernels.fwht_rows(Y, dtype(1.0)) != 0
+    signs = np.ones((2, shape[1]), dtype)
+    Z = X.copy()
+    Z[-1, :2] = big
+    assert _kernels.rotate_rows_shared(X.copy(), signs, dtype(1.0)) == 0
+    assert _kernels.rotate_rows_shared(Z.copy(), signs, dtype(1.0)) != 0
+    assert _kernels.rotate_rows_fresh(Z.copy(), 2, 7, 0, dtype(1.0)) != 0
+    assert _kernels.unrotate_rows_shared(Z.copy(), signs, dtype(1.0)) != 0

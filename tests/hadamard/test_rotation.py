@@ -114,3 +114,35 @@ def test_bad_apply():
         T.apply(np.ones(10, dtype=complex))
     with pytest.raises(TypeError, match="fresh"):  # a truthy string would switch per-row rotations on
         T.apply(np.ones(10), fresh="no")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("fresh", [False, True])
+def test_partial_sum_overflow_with_representable_result(dtype, fresh):
+    # Rows with a few entries near the dtype's maximum: every coordinate of T x is at most ||x||_2 (here
+    # <= big), but the partial sums of each block reach d times that and came out inf/NaN.
+    big = float(np.finfo(dtype).max) / 4
+    T = HadamardRotation(1000, random_state=0)
+    X = np.random.default_rng(1).standard_normal((3, 1000)).astype(dtype)
+    X[1] = 0.0
+    X[1, :4] = big
+    Y = T.apply(X, fresh=fresh)
+    expected = T.apply(X / dtype(2.0**16), fresh=fresh).astype(np.float64) * 2.0**16  # exact scaling
+    assert Y.dtype == dtype and np.isfinite(Y).all()
+    np.testing.assert_array_equal(Y, expected.astype(dtype))
+    np.testing.assert_array_equal(Y[[0, 2]], T.apply(X[[0, 2]], fresh=False) if not fresh else Y[[0, 2]])
+    y = np.zeros(T.padded_dim, dtype)
+    y[:4] = big
+    x = T.inverse(y)
+    assert np.isfinite(x).all()
+    np.testing.assert_array_equal(x, (T.inverse(y / dtype(2.0**16)).astype(np.float64) * 2.0**16).astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_result_that_does_not_fit_raises_naming_the_input(dtype):
+    T = HadamardRotation(4, n_blocks=1, random_state=0)
+    x = (T.signs[0] * float(np.finfo(dtype).max) / 1.5).astype(dtype)  # (T x)_0 = 4 (max / 1.5) / 2
+    with pytest.raises(ValueError, match="`X` is too large"):
+        T.apply(x)
+    with pytest.raises(ValueError, match="`y` is too large"):
+        T.inverse(np.full(4, np.finfo(dtype).max / 1.5, dtype))

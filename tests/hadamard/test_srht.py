@@ -58,19 +58,30 @@ def test_srht_bad_input(A, m, exc, match):
         srht(A, m)
 
 
-@pytest.mark.parametrize("dtype, scale", [(np.float64, 1e307), (np.float32, 1e37)])
-def test_overflowing_transform_raises_naming_the_input(dtype, scale):
-    # The sketch's entries are representable (|S A| <= ~1e308 here) but the unnormalised partial sums are
-    # not: inf entries were returned without an error.
-    A = np.random.default_rng(0).standard_normal((1000, 5))
-    assert np.abs(srht(A, 100, random_state=0)).max() * scale < np.finfo(dtype).max
-    with pytest.raises(ValueError, match="`A` is too large"):
-        srht((A * scale).astype(dtype), 100, random_state=0)
+@pytest.mark.parametrize("dtype, scale", [(np.float64, 2.0**1019), (np.float32, 2.0**123)])
+def test_overflowing_partial_sums_with_representable_sketch(dtype, scale):
+    # The sketch's entries are representable (|S A| <= ~16 scale here) but the unnormalised partial sums
+    # are not (they reach ~n' scale): inf entries were returned, then (an earlier fix) a ValueError; the
+    # sketch is now computed. ``scale`` is a power of two, so the exact answer is the sketch of A times it.
+    A = np.random.default_rng(0).standard_normal((1000, 5)).astype(dtype)
+    expected = srht(A, 100, random_state=0).astype(np.float64) * scale
+    assert np.abs(expected).max() < np.finfo(dtype).max
+    np.testing.assert_array_equal(srht(A * dtype(scale), 100, random_state=0), expected.astype(dtype))
     X = A.T.copy()
     model = SRHT(100, random_state=0).fit(X)
-    assert np.abs(model.transform(X)).max() * scale < np.finfo(dtype).max
+    expected = model.transform(X).astype(np.float64) * scale
+    np.testing.assert_array_equal(model.transform(X * dtype(scale)), expected.astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sketch_that_does_not_fit_raises_naming_the_input(dtype):
+    A = np.random.default_rng(0).standard_normal((1000, 5))
+    big = np.full((1000, 5), np.finfo(dtype).max / 4, dtype)  # sketch entries ~ sqrt(1000) (max / 4) N(0, 1) / 10
+    with pytest.raises(ValueError, match="`A` is too large"):
+        srht(big, 100, random_state=0)
+    model = SRHT(100, random_state=0).fit(A.T)
     with pytest.raises(ValueError, match="`X` is too large"):
-        model.transform((X * scale).astype(dtype))
+        model.transform(big.T.copy())
 
 
 def test_transformer_norms_and_peer_parity():
