@@ -289,6 +289,7 @@ def test_debiased_growth_rates_match_the_theory():
     assert np.all(np.abs(est.growth_rates_ - theory) < np.abs(raw - theory))
 
 
+@pytest.mark.filterwarnings("ignore:the iterate never left")  # schedule-only fits (n_iter=1)
 def test_overestimated_rank_gets_the_exact_ranks_schedule():
     # Instance where one noise probe let a noise eigenvalue pass as the weakest growth rate of an
     # over-estimated rank: the decay was 0.9953 for r' = 6 and 30 against 0.9840 for r' = 2.
@@ -298,6 +299,7 @@ def test_overestimated_rank_gets_the_exact_ranks_schedule():
     assert all(f.growth_rates_.size == 2 for f in fits)
 
 
+@pytest.mark.filterwarnings("ignore:the iterate never left")  # schedule-only fits (n_iter=1)
 def test_noise_probes_rarely_pass_a_noise_direction():
     # With 19 probes a noise eigenvalue of A*(sign y)/m counts as signal with probability <= 1/20
     # (Weyl + exchangeability, see the Notes); 7 or more of 40 has probability < 1 % under that bound.
