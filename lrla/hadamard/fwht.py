@@ -173,9 +173,19 @@ def _repair(rows, result, flag, scale, arr):
         return
     if not all_finite(rows):
         check_array(arr, "x", min_ndim=1)  # raises, naming NaN or inf
-    bad = ~np.isfinite(result).all(axis=1)
-    if bad.any():  # else a false alarm: a sum of finite results overflowed in the check
-        result[bad] = _rescaled_rows(rows[bad], lambda work: _kernels.fwht_rows(work, scale), rows.shape[1])
+    # no non-finite row means a false alarm: a sum of finite results overflowed in the check
+    _redo_overflowed(result, lambda bad: rows[bad], lambda work: _kernels.fwht_rows(work, scale))
+
+
+def _redo_overflowed(work, inputs, transform):
+    """Redo the rows of ``work`` (transformed, flagged by the kernel) that are not finite.
+
+    The input is finite (checked), so a partial sum overflowed: those rows are recomputed from
+    ``inputs(bad_rows)`` scaled by a power of two (exact). Results that overflow for real stay inf.
+    """
+    bad = np.flatnonzero(~np.isfinite(work).all(axis=1))
+    if bad.size:
+        work[bad] = _rescaled_rows(inputs(bad), transform, work.shape[1])
 
 
 def _rescaled_rows(rows, transform, growth):

@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._rng import check_random_state
 from .._validation import check_int, check_matrix, next_power_of_two
 from . import _kernels
-from .fwht import _rescaled_rows
+from .fwht import _redo_overflowed
 
 __all__ = ["srht", "SRHT"]
 
@@ -79,18 +79,6 @@ def srht(A, sketch_size, *, random_state=None):
     if _kernels.fwht_rows(work, scale):
         _redo_overflowed(work, signed_columns, lambda W: _kernels.fwht_rows(W, scale))
     return _finite_sketch(np.ascontiguousarray(work[:, rows].T), "A")
-
-
-def _redo_overflowed(work, inputs, transform):
-    """Redo the rows of ``work`` (transformed, flagged by the kernel) that are not finite.
-
-    The input is finite (checked), so a partial sum overflowed: those rows are recomputed on their
-    input scaled by a power of two (exact). Results that overflow for real stay inf for
-    :func:`_finite_sketch` to report.
-    """
-    bad = np.flatnonzero(~np.isfinite(work).all(axis=1))
-    if bad.size:
-        work[bad] = _rescaled_rows(inputs(bad), transform, work.shape[1])
 
 
 def _finite_sketch(sketch, name):
