@@ -778,6 +778,79 @@ def diagnose_noise_edge_gap(ms=(120, 160, 240, 320, 480, 640, 960), d=20, r=2, c
     return out
 
 
+def kesten_descent(op, y, X_true, U0, eta0, shrink, n_iter, *, stop=1e-13):
+    """SubGM with Kesten's step rule (1958): the step is multiplied by ``shrink`` after every
+    iteration whose direction (S + S^T) U has a negative inner product with the previous one, and
+    held otherwise. Returns the error path (cut at the first error below ``stop``).
+    """
+    U = U0.copy()
+    eta = eta0
+    previous = None
+    errors = []
+    with one_thread():
+        for _ in range(n_iter):
+            GR, GtL, _ = op._sign_step(U, U, y)
+            D = GR + GtL
+            errors.append(rel_error(U @ U.T, X_true))
+            if errors[-1] < stop:
+                break
+            if previous is not None and np.vdot(D, previous) < 0.0:
+                eta *= shrink
+            U = U - eta * D
+            previous = D
+    return np.array(errors)
+
+
+#: settings of :func:`diagnose_adaptive_schedule`: (name, d, r, m, corruption, condition)
+_ADAPTIVE_SETTINGS = (
+    ("benchmark (kappa 2)", 20, 2, 600, 0.3, 2.0),
+    ("kappa 5", 20, 3, 900, 0.3, 5.0),
+    ("kappa 10, p = 0.6", 20, 2, 1600, 0.6, 10.0),
+)
+
+
+def diagnose_adaptive_schedule(settings=_ADAPTIVE_SETTINGS, shrinks=(0.9, 0.95), seeds=range(5), n_iter=1500,
+                               level=1e-4, verbose=False):
+    """Would an adaptive step rule beat the default geometric schedule? Kesten's rule against the budget rule.
+
+    The default schedule is what makes SubGM slow at d = 20 (445 iterations to 1e-4, docs/performance.md):
+    the step-budget rule must fund the escape of the weakest true direction, whose growth rate the data
+    may not resolve, so the decay stays at 0.98 or slower and the local phase converges at that rate.
+    Kesten's rule needs no budget: the step stays put while successive directions agree (the escape) and
+    shrinks when they turn against each other (oscillation around X*). Per setting (``(name, d, r, m,
+    corruption, condition)``), seed and r' in (r, d), both start from the same factor (alpha and eta0 of the
+    estimator's defaults) and run ``n_iter`` steps: the geometric schedule eta0 rho^t with the default
+    rho, and Kesten's rule for each of ``shrinks``. Returns ``{(name, r', schedule): list of (first
+    iteration below level or None, smallest error)}`` over the seeds, schedule ``"geometric"`` or the shrink
+    factor. Run with ``python -c "from validation.recovery import diagnose_adaptive_schedule as f;
+    f(verbose=True)"`` (about a minute); docs/recovery.md records the outcome.
+    """
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for name, d, r, m, corruption, condition in settings:
+            for s in seeds:
+                prob = make_sensing_problem(d, r, m, corruption=corruption, condition=condition, random_state=s)
+                for rp in (r, d):
+                    ref = subgm(prob, rp, seed=s + 1, n_iter=1, quiet=True)
+                    U0 = small_init(d, rp, ref.alpha_, 100 + s)
+                    steps = ref.step_size_ * ref.decay_ ** np.arange(n_iter)
+                    runs = {"geometric": factored_descent(prob.operator, prob.y, prob.X, U0, steps, loss="l1")}
+                    for shrink in shrinks:
+                        runs[shrink] = kesten_descent(prob.operator, prob.y, prob.X, U0, ref.step_size_, shrink,
+                                                      n_iter)
+                    for schedule, errors in runs.items():
+                        out.setdefault((name, rp, schedule), []).append(
+                            (first_below(errors, level), float(np.min(errors))))
+    if verbose:
+        for (name, rp, schedule), rows in out.items():
+            hits = [h for h, _ in rows if h is not None]
+            print(f"{name}, r'={rp}, {schedule}: below {level:.0e} in {len(hits)}/{len(rows)} "
+                  f"(median iterations {np.median(hits) if hits else float('nan'):.0f}), "
+                  f"median smallest error {np.median([e for _, e in rows]):.1e}")
+    return out
+
+
 def s5_success_rates(d, r, corruption, ms, seeds=range(5), ranks=None, verbose=False):
     """S5's protocol at another setting: success rates (error < 1e-3) per r' and m.
 

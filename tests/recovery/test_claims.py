@@ -23,3 +23,24 @@ def test_s5_diagnosis_runs():
                                      d=10)
     assert set(out) == {(150, 2, 1e-6, 300, None), (150, 10, 1e-6, 300, None)}
     assert all(v.shape == (2,) and np.all(np.isfinite(v)) for v in out.values())
+
+
+def test_kesten_descent_without_shrinking_is_the_constant_step_loop():
+    from lrla.datasets import make_sensing_problem
+    from validation.recovery import factored_descent, kesten_descent, small_init
+
+    prob = make_sensing_problem(8, 2, 200, corruption=0.2, random_state=0)
+    U0 = small_init(8, 3, 1e-3, 1)
+    constant = factored_descent(prob.operator, prob.y, prob.X, U0, np.full(60, 0.3), loss="l1")
+    np.testing.assert_array_equal(kesten_descent(prob.operator, prob.y, prob.X, U0, 0.3, 1.0, 60), constant)
+    shrunk = kesten_descent(prob.operator, prob.y, prob.X, U0, 0.3, 0.5, 60)
+    assert shrunk.shape == (60,) and not np.array_equal(shrunk, constant)  # the rule did shrink the step
+
+
+def test_adaptive_schedule_diagnosis_runs():
+    from validation.recovery import diagnose_adaptive_schedule
+
+    out = diagnose_adaptive_schedule(settings=(("tiny", 8, 2, 200, 0.2, 2.0),), shrinks=(0.9,), seeds=range(1),
+                                     n_iter=50)
+    assert set(out) == {("tiny", r, s) for r in (2, 8) for s in ("geometric", 0.9)}
+    assert all(len(rows) == 1 and np.isfinite(rows[0][1]) for rows in out.values())
