@@ -12,6 +12,10 @@ from ._blocks import check_blocks, check_energy, prune_tol
 
 __all__ = ["IncrementalSVD"]
 
+# An energy in the normal float64 range passes check_energy as is; only the rest need its
+# per-call work (11 us, 7 % of an add of a 200 x 8 block)
+_NORMAL_MIN, _NORMAL_MAX = float(np.finfo(np.float64).tiny), float(np.finfo(np.float64).max)
+
 
 def _start(A, k_max, rtol):
     """State (Q, lam) of the first block: its top-k_max left singular pairs, noise directions pruned."""
@@ -199,7 +203,8 @@ class IncrementalSVD(BaseEstimator):
             raise ValueError(f"`block` must have {self.n_rows_} rows like the previous blocks; got {A.shape[0]}.")
         A = np.ascontiguousarray(A, dtype=np.float64)
         energy = float(np.vdot(A, A))
-        check_energy([A], [energy], "block", indexed=False)
+        if not _NORMAL_MIN <= energy <= _NORMAL_MAX:  # zero, subnormal or overflowed: check_energy decides
+            check_energy([A], [energy], "block", indexed=False)
         if not np.isfinite(getattr(self, "total_energy_", 0.0) + energy):
             raise ValueError("`block` is too large: the total squared norm of the added blocks overflows float64; "
                              "rescale the blocks.")
