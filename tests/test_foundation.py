@@ -1,4 +1,4 @@
-"""Shared plumbing: argument checks, random state, show_versions, the README example."""
+"""Shared plumbing: argument checks, random state, show_versions, the README and docs examples."""
 
 import re
 import subprocess
@@ -142,3 +142,21 @@ def test_readme_example_runs():
     text = (ROOT / "README.md").read_text()
     example = re.search(r"<!-- example -->\s*```python\n(.*?)```", text, re.S).group(1)
     exec(compile(example, "README example", "exec"), {})
+
+
+def _docs_examples():
+    """Every ```python block of docs/*.md, except those marked ``<!-- not run: ... -->`` (sketches)."""
+    blocks = []
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        for i, m in enumerate(re.finditer(r"(<!-- not run[^>]*-->\n)?```python\n(.*?)```", page.read_text(), re.S)):
+            if m.group(1) is None:
+                blocks.append(pytest.param(m.group(2), id=f"{page.name}[{i}]"))
+    return blocks
+
+
+@pytest.mark.filterwarnings("ignore::lrla.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("code", _docs_examples())
+def test_docs_example_runs(code, monkeypatch, tmp_path):
+    """The usage examples of the docs pages run against the current API, so they cannot drift from it unnoticed."""
+    monkeypatch.chdir(tmp_path)  # an example that writes files writes them here
+    exec(compile(code, "docs example", "exec"), {"__name__": "__docs_example__"})
