@@ -801,6 +801,26 @@ def kesten_descent(op, y, X_true, U0, eta0, shrink, n_iter, *, stop=1e-13):
     return np.array(errors)
 
 
+def polyak_descent(op, y, X_true, U0, eta_cap, f_star, n_iter, *, stop=1e-13):
+    """SubGM with Polyak's step ``(f(U) - f*) / ||D||^2``, capped at ``eta_cap``, D = (S + S^T) U.
+
+    An oracle: ``f_star`` is the loss at X*, which needs the truth. Returns the error path (cut at the
+    first error below ``stop``).
+    """
+    U = U0.copy()
+    errors = []
+    with one_thread():
+        for _ in range(n_iter):
+            GR, GtL, loss = op._sign_step(U, U, y)
+            D = GR + GtL
+            errors.append(rel_error(U @ U.T, X_true))
+            if errors[-1] < stop:
+                break
+            eta = min(eta_cap, max(loss - f_star, 0.0) / max(float(np.vdot(D, D)), np.finfo(float).tiny))
+            U = U - eta * D
+    return np.array(errors)
+
+
 #: settings of :func:`diagnose_adaptive_schedule`: (name, d, r, m, corruption, condition)
 _ADAPTIVE_SETTINGS = (
     ("benchmark (kappa 2)", 20, 2, 600, 0.3, 2.0),
@@ -811,19 +831,23 @@ _ADAPTIVE_SETTINGS = (
 
 def diagnose_adaptive_schedule(settings=_ADAPTIVE_SETTINGS, shrinks=(0.9, 0.95), seeds=range(5), n_iter=1500,
                                level=1e-4, verbose=False):
-    """Would an adaptive step rule beat the default geometric schedule? Kesten's rule against the budget rule.
+    """Would an adaptive step rule beat the default geometric schedule? Kesten's and Polyak's rules.
 
     The default schedule is what makes SubGM slow at d = 20 (445 iterations to 1e-4, docs/performance.md):
     the step-budget rule must fund the escape of the weakest true direction, whose growth rate the data
     may not resolve, so the decay stays at 0.98 or slower and the local phase converges at that rate.
     Kesten's rule needs no budget: the step stays put while successive directions agree (the escape) and
-    shrinks when they turn against each other (oscillation around X*). Per setting (``(name, d, r, m,
-    corruption, condition)``), seed and r' in (r, d), both start from the same factor (alpha and eta0 of the
-    estimator's defaults) and run ``n_iter`` steps: the geometric schedule eta0 rho^t with the default
-    rho, and Kesten's rule for each of ``shrinks``. Returns ``{(name, r', schedule): list of (first
-    iteration below level or None, smallest error)}`` over the seeds, schedule ``"geometric"`` or the shrink
-    factor. Run with ``python -c "from validation.recovery import diagnose_adaptive_schedule as f;
-    f(verbose=True)"`` (about a minute); docs/recovery.md records the outcome.
+    shrinks when they turn against each other (oscillation around X*). Polyak's step (f(U) - f*) / ||D||^2
+    follows the remaining excess loss, which includes the directions still escaping; it needs f*, here
+    the loss at X*, so it is an oracle reference, not a usable rule.
+
+    Per setting (``(name, d, r, m, corruption, condition)``), seed and r' in (r, d), all runs start from
+    the same factor (alpha and eta0 of the estimator's defaults) and take ``n_iter`` steps: the geometric
+    schedule eta0 rho^t with the default rho, Kesten's rule for each of ``shrinks``, and Polyak's step
+    capped at eta0. Returns ``{(name, r', schedule): list of (first iteration below level or None,
+    smallest error)}`` over the seeds, schedule ``"geometric"``, the shrink factor or
+    ``"polyak (oracle f*)"``. Run with ``python -c "from validation.recovery import
+    diagnose_adaptive_schedule as f; f(verbose=True)"`` (15 s); docs/recovery.md records the outcome.
     """
     out = {}
     with warnings.catch_warnings():
@@ -839,6 +863,9 @@ def diagnose_adaptive_schedule(settings=_ADAPTIVE_SETTINGS, shrinks=(0.9, 0.95),
                     for shrink in shrinks:
                         runs[shrink] = kesten_descent(prob.operator, prob.y, prob.X, U0, ref.step_size_, shrink,
                                                       n_iter)
+                    f_star = float(np.mean(np.abs(prob.y - prob.operator(prob.X))))
+                    runs["polyak (oracle f*)"] = polyak_descent(prob.operator, prob.y, prob.X, U0, ref.step_size_,
+                                                                f_star, n_iter)
                     for schedule, errors in runs.items():
                         out.setdefault((name, rp, schedule), []).append(
                             (first_below(errors, level), float(np.min(errors))))

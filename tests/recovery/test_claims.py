@@ -42,5 +42,18 @@ def test_adaptive_schedule_diagnosis_runs():
 
     out = diagnose_adaptive_schedule(settings=(("tiny", 8, 2, 200, 0.2, 2.0),), shrinks=(0.9,), seeds=range(1),
                                      n_iter=50)
-    assert set(out) == {("tiny", r, s) for r in (2, 8) for s in ("geometric", 0.9)}
+    assert set(out) == {("tiny", r, s) for r in (2, 8) for s in ("geometric", 0.9, "polyak (oracle f*)")}
     assert all(len(rows) == 1 and np.isfinite(rows[0][1]) for rows in out.values())
+
+
+def test_polyak_descent_steps_follow_the_excess_loss():
+    from lrla.datasets import make_sensing_problem
+    from validation.recovery import factored_descent, polyak_descent, small_init
+
+    prob = make_sensing_problem(8, 2, 200, corruption=0.2, random_state=0)
+    U0 = small_init(8, 3, 1e-3, 1)
+    op, y, X = prob.operator, prob.y, prob.X
+    capped = factored_descent(op, y, X, U0, np.full(40, 0.3), loss="l1")
+    np.testing.assert_array_equal(polyak_descent(op, y, X, U0, 0.3, -np.inf, 40), capped)  # always at the cap
+    frozen = polyak_descent(op, y, X, U0, 0.3, np.inf, 40)  # no excess loss: no step
+    np.testing.assert_array_equal(frozen, np.full(40, frozen[0]))
