@@ -439,7 +439,7 @@ class AltMinCompletion(BaseEstimator):
                 f"entries (minimum {self.row_counts_.min()} per row, {self.col_counts_.min()} per column); "
                 "their values cannot be determined by the observations.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,  # _fit <- _fit_entries <- fit or complete_matrix <- the caller
             )
 
         if self.sample_split:
@@ -455,7 +455,7 @@ class AltMinCompletion(BaseEstimator):
                     f"{per_part / n:.3g} per column in a part), so their half-steps are undetermined and the "
                     "completion can be far off; use a smaller n_iter or sample_split=False (full reuse).",
                     UserWarning,
-                    stacklevel=3,
+                    stacklevel=4,  # _fit <- _fit_entries <- fit or complete_matrix <- the caller
                 )
         else:
             parts = None
@@ -518,7 +518,7 @@ class AltMinCompletion(BaseEstimator):
                 f"AltMinCompletion stopped after n_iter={n_iter} iterations with relative residual "
                 f"{rel_res:.3e} > tol={tol:g}; increase n_iter.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,  # _fit <- _fit_entries <- fit or complete_matrix <- the caller
             )
         # Balanced factors: U_tilde V^T = (Q W sqrt(S)) (V Z sqrt(S))^T with R = W S Z^T.
         W, S, Zt = np.linalg.svd(R)

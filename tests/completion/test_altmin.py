@@ -328,3 +328,20 @@ def test_all_observed_values_zero_gives_the_zero_matrix(solver):
     assert np.all(np.isfinite(model.U_)) and np.all(np.isfinite(model.V_))
     assert np.abs(model.reconstruct()).max() == 0.0
     assert model.n_iter_ == 1
+
+
+def test_warnings_point_at_the_callers_line():
+    """The ConvergenceWarning and the under-sampling UserWarning name the user's file, not altmin.py."""
+    U, s, V = make_low_rank(60, 40, 3, random_state=0)
+    M = (U * s) @ V.T
+    X = np.where(np.random.default_rng(1).random(M.shape) < 0.5, M, np.nan)
+    X[0, 1:] = np.nan  # row 0 keeps one entry < rank: the UserWarning
+    rows, cols = np.nonzero(~np.isnan(X))
+    for call in (lambda: AltMinCompletion(3, n_iter=2, random_state=0).fit(X),
+                 lambda: complete_matrix(rows, cols, X[rows, cols], X.shape, 3, n_iter=2, random_state=0)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        kinds = {w.category for w in caught}
+        assert kinds == {ConvergenceWarning, UserWarning}
+        assert all(w.filename == __file__ for w in caught), [(w.category, w.filename) for w in caught]
