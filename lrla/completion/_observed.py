@@ -141,6 +141,16 @@ def entries_from_matrix(X):
         return entries, dtype
     if isinstance(X, numbers.Number):
         raise ValueError("`X` must be 2-dimensional; got a scalar.")
+    try:
+        X = np.asarray(X)
+    except Exception:  # ragged lists and the like: check_array reports them
+        pass
+    if isinstance(X, np.ndarray) and X.dtype == object:
+        raise TypeError(
+            "`X` must be a real numeric array with NaN for missing entries; got dtype object (None or "
+            "pandas.NA entries?). Mark missing entries with np.nan, e.g. "
+            "df.to_numpy(dtype=float, na_value=np.nan) for a pandas DataFrame."
+        )
     X = check_array(X, "X", ndim=2, allow_nan=True)
     observed = ~np.isnan(X)
     rows, cols = np.nonzero(observed)

@@ -345,3 +345,12 @@ def test_warnings_point_at_the_callers_line():
         kinds = {w.category for w in caught}
         assert kinds == {ConvergenceWarning, UserWarning}
         assert all(w.filename == __file__ for w in caught), [(w.category, w.filename) for w in caught]
+
+
+def test_none_for_missing_entries_gets_a_hint():
+    """A list with None (or a pandas nullable frame with pd.NA) is an object array: the error says to use NaN."""
+    X = [[1.0, None, 2.0], [None, 3.0, 1.0], [2.0, 1.0, None]]
+    with pytest.raises(TypeError, match=r"NaN for missing entries.*None or pandas\.NA"):
+        AltMinCompletion(1).fit(X)
+    with pytest.raises(TypeError, match="could not be converted|numeric"):
+        AltMinCompletion(1).fit([[1.0, 2.0], [3.0]])
