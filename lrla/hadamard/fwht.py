@@ -101,7 +101,7 @@ def fwht(x, axis=-1, *, normalize=True, out=None):
     if not -arr.ndim <= axis < arr.ndim:
         raise ValueError(f"`axis` {axis} is out of range for an array of dimension {arr.ndim}.")
     axis %= arr.ndim
-    n = check_power_of_two(arr.shape[axis], f"x.shape[{axis}] (the length along `axis`)")
+    n = check_power_of_two(arr.shape[axis], f"x.shape[{axis}]")  # the length along `axis`
     scale = 1.0 / math.sqrt(n) if check_bool(normalize, "normalize") else 1.0
 
     if out is not None:

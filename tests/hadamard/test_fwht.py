@@ -223,3 +223,11 @@ def test_overflow_only_where_the_exact_result_does(dtype):
     np.testing.assert_array_equal(np.isinf(y), np.isinf(expected))
     finite = np.isfinite(expected)
     np.testing.assert_allclose(y[finite], expected[finite], rtol=10 * np.finfo(dtype).eps)
+
+
+def test_power_of_two_message_names_the_axis_length_cleanly():
+    """The message quotes ``x.shape[axis]`` once, without nested backticks."""
+    with pytest.raises(ValueError, match=r"^`x\.shape\[0\]` must be a power of two; got 6 \(the next power of two is 8"):
+        fwht(np.ones((6, 4)), axis=0)
+    with pytest.raises(ValueError, match=r"^`x\.shape\[0\]` must be a power of two; got 12"):
+        fwht(np.ones(12))
