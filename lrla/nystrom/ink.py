@@ -90,7 +90,8 @@ class InkEstimate(BaseEstimator):
     ----------
     dictionary_ : Dictionary
         ``(indices, points)``: stream positions (0-based over all batches) and
-        rows of the kept points.
+        rows of the kept points (``points`` is float64 whatever the input
+        dtype: every score is computed in float64).
     weights_ : ndarray of shape (n_dictionary,)
         ``w_i = S_ii^2`` of the kept points.
     scores_ : ndarray of shape (n_dictionary,)

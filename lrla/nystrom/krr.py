@@ -87,6 +87,20 @@ class NystroemKRR(RegressorMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X, y):
+        """Pick the landmarks on ``X``, map it to Nystroem features ``Z`` and solve the ridge problem.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+            Training points (float32 is kept: ``coef_`` and predictions come
+            back in the dtype of ``X``; the solve itself is float64).
+        y : array_like of shape (n_samples,) or (n_samples, n_targets)
+            Targets (no intercept is fitted: centre ``y`` first if it has one).
+
+        Returns
+        -------
+        self : NystroemKRR
+        """
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], multi_output=True, y_numeric=True)
         alpha = check_scalar(self.alpha, "alpha", low=0.0, low_inclusive=False)
         ridge = self.ridge
@@ -105,6 +119,17 @@ class NystroemKRR(RegressorMixin, BaseEstimator):
         return self
 
     def predict(self, X):
+        """Predictions ``Z(X) @ coef_`` on the Nystroem features of ``X``.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
+            In the dtype of ``X``.
+        """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         return self.nystroem_.transform(X) @ self.coef_.astype(X.dtype, copy=False)

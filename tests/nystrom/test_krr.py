@@ -36,3 +36,14 @@ def test_nan_in_y():
     y[0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         NystroemKRR().fit(np.random.default_rng(0).standard_normal((5, 2)), y)
+
+
+def test_fit_and_predict_are_documented_and_keep_the_dtype_of_X():
+    """help(NystroemKRR.fit) / help(NystroemKRR.predict) show their parameters; the dtype they promise holds."""
+    for method in (NystroemKRR.fit, NystroemKRR.predict):
+        assert method.__doc__ and "Parameters" in method.__doc__ and "Returns" in method.__doc__
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 2)).astype(np.float32)
+    y = np.sin(X[:, 0]).astype(np.float64)
+    model = NystroemKRR(n_components=10, random_state=0).fit(X, y)
+    assert model.coef_.dtype == np.float32 and model.predict(X).dtype == np.float32
