@@ -137,6 +137,18 @@ class SRHT(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X, y=None):
+        """Draw the random signs and the kept rows for ``X``'s number of features.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+            Only its shape is used (dense input; scipy.sparse is rejected).
+        y : ignored
+
+        Returns
+        -------
+        self : SRHT
+        """
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=1)
         d = X.shape[1]
         d_pad = next_power_of_two(d)
@@ -153,6 +165,17 @@ class SRHT(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
+        """Embed the rows of ``X``: ``sqrt(d'/m) P (H/sqrt(d')) D x`` for every row x.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+            In the dtype of ``X`` (float32 is kept; integers become float64).
+        """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         def signed_rows(rows):

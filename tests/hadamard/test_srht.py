@@ -115,3 +115,11 @@ def test_transformer_bad_input():
 @parametrize_with_checks([SRHT(n_components=1, random_state=0)])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+def test_transformer_methods_are_documented():
+    """help(SRHT.fit) / help(SRHT.transform) show their parameters and what they return."""
+    for method in (SRHT.fit, SRHT.transform):
+        assert method.__doc__ and "Parameters" in method.__doc__ and "Returns" in method.__doc__
+    Z = SRHT(4, random_state=0).fit_transform(np.arange(24).reshape(3, 8))  # integers become float64
+    assert Z.dtype == np.float64 and Z.shape == (3, 4)
