@@ -778,35 +778,8 @@ def diagnose_noise_edge_gap(ms=(120, 160, 240, 320, 480, 640, 960), d=20, r=2, c
     return out
 
 
-def kesten_descent(op, y, X_true, U0, eta0, shrink, n_iter, *, stop=1e-13):
-    """SubGM with Kesten's step rule (1958): the step is multiplied by ``shrink`` after every
-    iteration whose direction (S + S^T) U has a negative inner product with the previous one, and
-    held otherwise. Returns the error path (cut at the first error below ``stop``).
-    """
-    U = U0.copy()
-    eta = eta0
-    previous = None
-    errors = []
-    with one_thread():
-        for _ in range(n_iter):
-            GR, GtL, _ = op._sign_step(U, U, y)
-            D = GR + GtL
-            errors.append(rel_error(U @ U.T, X_true))
-            if errors[-1] < stop:
-                break
-            if previous is not None and np.vdot(D, previous) < 0.0:
-                eta *= shrink
-            U = U - eta * D
-            previous = D
-    return np.array(errors)
-
-
-def polyak_descent(op, y, X_true, U0, eta_cap, f_star, n_iter, *, stop=1e-13):
-    """SubGM with Polyak's step ``(f(U) - f*) / ||D||^2``, capped at ``eta_cap``, D = (S + S^T) U.
-
-    An oracle: ``f_star`` is the loss at X*, which needs the truth. Returns the error path (cut at the
-    first error below ``stop``).
-    """
+def _ruled_descent(op, y, X_true, U0, step_rule, n_iter, stop):
+    """SubGM whose step ``step_rule(loss, D)`` sees each iterate's loss and direction D = (S + S^T) U."""
     U = U0.copy()
     errors = []
     with one_thread():
@@ -816,9 +789,36 @@ def polyak_descent(op, y, X_true, U0, eta_cap, f_star, n_iter, *, stop=1e-13):
             errors.append(rel_error(U @ U.T, X_true))
             if errors[-1] < stop:
                 break
-            eta = min(eta_cap, max(loss - f_star, 0.0) / max(float(np.vdot(D, D)), np.finfo(float).tiny))
-            U = U - eta * D
+            U = U - step_rule(loss, D) * D
     return np.array(errors)
+
+
+def kesten_descent(op, y, X_true, U0, eta0, shrink, n_iter, *, stop=1e-13):
+    """SubGM with Kesten's step rule (1958): the step is multiplied by ``shrink`` after every
+    iteration whose direction (S + S^T) U has a negative inner product with the previous one, and
+    held otherwise. Returns the error path (cut at the first error below ``stop``).
+    """
+    state = {"eta": eta0, "previous": None}
+
+    def rule(loss, D):
+        if state["previous"] is not None and np.vdot(D, state["previous"]) < 0.0:
+            state["eta"] *= shrink
+        state["previous"] = D
+        return state["eta"]
+
+    return _ruled_descent(op, y, X_true, U0, rule, n_iter, stop)
+
+
+def polyak_descent(op, y, X_true, U0, eta_cap, f_star, n_iter, *, stop=1e-13):
+    """SubGM with Polyak's step ``(f(U) - f*) / ||D||^2``, capped at ``eta_cap``, D = (S + S^T) U.
+
+    An oracle: ``f_star`` is the loss at X*, which needs the truth. Returns the error path (cut at the
+    first error below ``stop``).
+    """
+    def rule(loss, D):
+        return min(eta_cap, max(loss - f_star, 0.0) / max(float(np.vdot(D, D)), np.finfo(float).tiny))
+
+    return _ruled_descent(op, y, X_true, U0, rule, n_iter, stop)
 
 
 #: settings of :func:`diagnose_adaptive_schedule`: (name, d, r, m, corruption, condition)
