@@ -54,6 +54,11 @@ def _check_row_sample(A, sample, p):
     """A row sample must index rows of ``A`` and carry the weights of this ``p``."""
     if sample.indices.size and sample.indices.max() >= A.shape[0]:
         raise ValueError("`sample` indexes rows beyond A; was it drawn from another matrix?")
+    n_source = getattr(sample, "n_source_rows", None)  # None for a block's rows (_BlockRows)
+    if n_source is not None and n_source != A.shape[0]:
+        # its weights were computed for that many rows: on a different A they are silently wrong
+        raise ValueError(f"`sample` was drawn from a matrix with {n_source} rows; `A` has "
+                         f"{A.shape[0]}.")
     if sample.p != p:
         raise ValueError(f"`sample` was weighted for p={sample.p}, not p={p}.")
 

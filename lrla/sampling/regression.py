@@ -99,6 +99,10 @@ def lp_regression(A, b, p, *, sample=None, tol=1e-10):
             raise ValueError(f"`sample` was weighted for p={sample.p}, not p={p}.")
         if sample.indices.size and sample.indices.max() >= A.shape[0]:
             raise ValueError("`sample` indexes rows beyond A; was it drawn from another matrix?")
+        if sample.n_source_rows is not None and sample.n_source_rows != A.shape[0]:
+            # its weights were computed for that many rows: on a different A they are silently wrong
+            raise ValueError(f"`sample` was drawn from a matrix with {sample.n_source_rows} rows; `A` has "
+                             f"{A.shape[0]}.")
         A, b, w = A[sample.indices], b[sample.indices], sample.weights
     else:
         w = np.ones(A.shape[0])

@@ -288,3 +288,18 @@ def test_l1_vertex_descent_matches_the_highs_lp(n, d, seed, heavy):
         s_lp = _l1_sensitivity(Q, i)[0]
         assert s_fast == pytest.approx(s_lp, rel=1e-8)
         assert Q[i] @ x == pytest.approx(1.0, rel=1e-8)
+
+
+def test_sample_of_a_prefix_is_rejected_on_the_whole_matrix():
+    """A sample drawn from A[:300] carries weights for 300 rows: lp_regression / lp_distortion on all of A refuse it."""
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((400, 3))
+    b = A @ np.ones(3) + rng.standard_normal(400)
+    sample = sample_rows(A[:300], leverage_scores(A[:300]), 60, random_state=0)
+    assert sample.indices.max() < 300  # its indices are valid rows of A: only the row count gives it away
+    with pytest.raises(ValueError, match="drawn from a matrix with 300 rows; `A` has 400"):
+        lp_regression(A, b, 2, sample=sample)
+    with pytest.raises(ValueError, match="drawn from a matrix with 300 rows; `A` has 400"):
+        lp_distortion(A, sample, 2)
+    lp_regression(A[:300], b[:300], 2, sample=sample)  # the matrix it came from is fine
+    lp_distortion(A[:300], sample, 2)
