@@ -331,3 +331,18 @@ def test_rejected_chunk_leaves_the_state_unchanged(spiked, index):
         np.testing.assert_array_equal(a, b)
     est.partial_fit(A[3000:])  # the stream can go on
     assert est.n_seen_ == A.shape[0]
+
+
+@pytest.mark.xfail(strict=True, reason="known bias, not fixed (an algorithm change): in geometric mode rows stored "
+                   "as heavy under an early segment's lower threshold are counted exactly in H and again in the "
+                   "last segment's extrapolated light estimate; eigenvalue_ comes out ~1.4x lambda_1 on digits")
+def test_geometric_mode_eigenvalue_is_close_to_lambda_1():
+    from sklearn.datasets import load_digits
+
+    X = load_digits().data
+    X = X[np.random.default_rng(0).permutation(X.shape[0])]
+    lam = np.linalg.eigvalsh(X.T @ X)[-1]
+    fixed = RandomOrderTopEigenvector(64, n_rows=X.shape[0], random_state=0).fit(X)
+    assert abs(fixed.eigenvalue_ / lam - 1) < 0.05  # the fixed-length mode is fine (0.985)
+    geometric = RandomOrderTopEigenvector(64, n_rows=None, first_segment=100, random_state=0).fit(X)
+    assert abs(geometric.eigenvalue_ / lam - 1) < 0.1  # measured 1.41
