@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 
 from .._validation import check_int
 from ._stream import iter_chunks
@@ -14,7 +15,7 @@ __all__ = ["FrequentDirections"]
 
 
 class FrequentDirections(BaseEstimator):
-    """Deterministic sketch ``B`` (at most ``sketch_size`` rows) with ``0 <= A^T A - B^T B <= delta I``.
+    """Deterministic sketch ``B`` (fewer than ``2 sketch_size`` rows) with ``0 <= A^T A - B^T B <= delta I``.
 
     Rows are written into a buffer of ``2 * sketch_size`` rows; when it is
     full, its SVD is taken and every squared singular value is reduced by
@@ -44,6 +45,10 @@ class FrequentDirections(BaseEstimator):
         A-posteriori bound on ``sin angle(vector_, v1)`` from the sketch alone:
         ``delta / (mu_1 - mu_2 - delta)`` (``mu_i = sigma_i(B)^2``; Davis-Kahan
         with Weyl), ``inf`` when the sketch cannot certify a gap.
+    sketch_ : ndarray of shape (n_sketch_rows, dim)
+        The sketch ``B``: its non-zero rows, fewer than ``2 * sketch_size``
+        (at most ``sketch_size`` right after a shrink; rows added since are
+        kept exactly), float64.
     frobenius_sq_ : float
         ``||A||_F^2`` of the rows seen.
     n_seen_ : int
@@ -80,7 +85,9 @@ class FrequentDirections(BaseEstimator):
 
     @property
     def sketch_(self):
-        """The non-zero rows of the sketch B, shape (<= 2 sketch_size, dim)."""
+        """The non-zero rows of the sketch B, shape (< 2 sketch_size, dim)."""
+        if not hasattr(self, "_B"):
+            raise NotFittedError("This FrequentDirections has seen no rows yet; call `fit` or `partial_fit` first.")
         return self._B[: self._filled].copy()
 
     def fit(self, rows):

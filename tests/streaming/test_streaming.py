@@ -346,3 +346,16 @@ def test_geometric_mode_eigenvalue_is_close_to_lambda_1():
     assert abs(fixed.eigenvalue_ / lam - 1) < 0.05  # the fixed-length mode is fine (0.985)
     geometric = RandomOrderTopEigenvector(64, n_rows=None, first_segment=100, random_state=0).fit(X)
     assert abs(geometric.eigenvalue_ / lam - 1) < 0.1  # measured 1.41
+
+
+def test_frequent_directions_sketch_before_any_row_and_its_documented_size():
+    """sketch_ before fit: NotFittedError (was "no attribute '_B'"); after: < 2 sketch_size rows, as documented."""
+    from sklearn.exceptions import NotFittedError
+
+    fd = FrequentDirections(20, sketch_size=8)
+    with pytest.raises(NotFittedError, match="no rows yet"):
+        fd.sketch_
+    assert not hasattr(fd, "sketch_")
+    A = np.random.default_rng(0).standard_normal((500, 20))
+    sizes = {FrequentDirections(20, 8).fit(A[:n]).sketch_.shape[0] for n in range(1, 60)}
+    assert max(sizes) == 15 and "sketch_ : ndarray" in FrequentDirections.__doc__
