@@ -116,6 +116,15 @@ def captured_energy(blocks, rank):
 def total_energy(blocks):
     """``N = ||[A_1 ... A_K]||_F^2 = sum_j ||A_j||_F^2``.
 
+    Parameters
+    ----------
+    blocks : sequence of array_like of shape (m, d_j), or ndarray of shape (K, m, d)
+
+    Returns
+    -------
+    float
+        The total energy N.
+
     Examples
     --------
     >>> import numpy as np
@@ -284,6 +293,17 @@ def elementwise_weyl_bound(blocks, rank):
 
     Each ``sigma_i(C) >= max_j sigma_i(A_j)`` (interlacing), summed over i <= r.
 
+    Parameters
+    ----------
+    blocks : sequence of array_like of shape (m, d_j), or ndarray of shape (K, m, d)
+    rank : int
+        Target rank r >= 1.
+
+    Returns
+    -------
+    float
+        A lower bound on ``captured_energy(blocks, rank)``.
+
     References
     ----------
     .. [1] %(reference)s: Weyl-type monotonicity. Checked by claim
@@ -322,6 +342,11 @@ def union_bound(blocks, rank, *, seed=None):
     %(seed)s
         The seed enters as one block (its singular values), not as its members.
 
+    Returns
+    -------
+    float
+        A lower bound on ``captured_energy(blocks, rank)``.
+
     References
     ----------
     .. [1] %(reference)s; the union lemma is derived in lrla's digest
@@ -356,6 +381,18 @@ def credited_union_bound(blocks, rank, *, seed=None):
     (Ky Fan on ``P C`` plus the union lemma on ``(I - P) C``, whose range is
     orthogonal to range(P)). On blocks sharing a subspace it is near-exact
     where the union and residual bounds are nearly vacuous.
+
+    Parameters
+    ----------
+    blocks : sequence of array_like of shape (m, d_j), or ndarray of shape (K, m, d)
+    rank : int
+        Target rank r >= 1.
+    %(seed)s
+
+    Returns
+    -------
+    float
+        A lower bound on ``captured_energy(blocks, rank)``.
 
     References
     ----------
@@ -415,6 +452,11 @@ def residual_bound(blocks, rank, *, seed=None, projector="accumulated", order="n
         Frobenius norm first (the paper's greedy order), ``"given"`` the order
         of ``blocks``. With ``"accumulated"`` the value depends on the order.
 
+    Returns
+    -------
+    float
+        A lower bound on ``captured_energy(blocks, rank)``.
+
     References
     ----------
     .. [1] %(reference)s: the incremental residual bound. Checked by claims
@@ -460,6 +502,17 @@ def blockwise_tail_bound(blocks, rank):
     Any rank-r projector leaves at least each block's own rank-r tail. It is
     identically 0 when every block has at most r columns.
 
+    Parameters
+    ----------
+    blocks : sequence of array_like of shape (m, d_j), or ndarray of shape (K, m, d)
+    rank : int
+        Target rank r >= 1.
+
+    Returns
+    -------
+    float
+        A lower bound on ``||C - C_r||_F^2 = total_energy - captured_energy``.
+
     References
     ----------
     .. [1] %(reference)s; lower bound derived in lrla's digest (L4a).
@@ -480,6 +533,17 @@ def blockwise_tail_bound(blocks, rank):
 @_fill_doc
 def elementwise_tail_bound(blocks, rank):
     """Lower bound ``sum_{i>r} max_j sigma_i(A_j)^2`` on the rank-r tail of the concatenation.
+
+    Parameters
+    ----------
+    blocks : sequence of array_like of shape (m, d_j), or ndarray of shape (K, m, d)
+    rank : int
+        Target rank r >= 1.
+
+    Returns
+    -------
+    float
+        A lower bound on ``||C - C_r||_F^2 = total_energy - captured_energy``.
 
     References
     ----------
