@@ -230,7 +230,10 @@ class RLSNystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         ``Z Z^T = K_nm K_mm^+ K_mn``; scikit-learn's ``Nystroem`` uses the
         symmetric ``K_mm^{-1/2}``, a rotation of the same features.
     ridge_ : float or None
-        The ridge used by the sampler.
+        The ridge used by the sampler: ``ridge`` when given, else the rule's
+        value for ``"rls"`` and ``"ink"``; None for ``"uniform"``, for
+        user-supplied ``landmarks``, and for ``"recursive"`` with
+        ``ridge=None`` (its rule picks a ridge at each level).
     n_features_in_ : int
 
     See Also

@@ -238,3 +238,16 @@ def test_chunked_quadratic_forms_match_dense(monkeypatch, kernel, params):
         monkeypatch.setattr(transformer, "_CHUNK_BYTES", chunk_bytes)
         out = transformer._rls_quadratic_forms(k, X, rows, Xs, xs_sq, sq, L, np.full(200, np.nan))
         np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_ridge_attribute_is_what_the_docstring_says():
+    """ridge_: the given ridge; the rule's value for "rls"/"ink"; None for "uniform", landmarks and default "recursive"."""
+    X = np.random.default_rng(0).standard_normal((120, 3))
+    fit = lambda **kw: RLSNystroem(n_components=20, gamma=0.5, random_state=0, **kw).fit(X)  # noqa: E731
+    assert fit(sampling="recursive", ridge=0.3).ridge_ == 0.3
+    for sampling in ("rls", "ink"):
+        assert fit(sampling=sampling).ridge_ > 0
+    assert fit(sampling="recursive").ridge_ is None
+    assert fit(sampling="uniform").ridge_ is None
+    assert fit(landmarks=X[:5]).ridge_ is None
+    assert "None for ``\"uniform\"``" in RLSNystroem.__doc__
