@@ -546,4 +546,10 @@ def subgradient_recovery(operator, y, rank, **kwargs):
     >>> bool(np.linalg.norm(X - X_true) / np.linalg.norm(X_true) < 1e-4)
     True
     """
-    return SubgradientRecovery(rank, **kwargs).fit(operator, y).X_
+    # fit's warnings name fit's caller, which is this line: re-issue them from the user's line instead
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        X = SubgradientRecovery(rank, **kwargs).fit(operator, y).X_
+    for w in caught:
+        warnings.warn(w.message, w.category, stacklevel=2)
+    return X

@@ -310,3 +310,17 @@ def test_noise_probes_rarely_pass_a_noise_direction():
         fit = SubgradientRecovery(15, n_iter=1, random_state=seed).fit(prob.operator, prob.y)
         extra += fit.growth_rates_.size > 2
     assert extra <= 6, extra
+
+
+def test_warnings_point_at_the_callers_line():
+    """fit's ConvergenceWarning names the user's file, also through the functional form (was subgradient.py)."""
+    op = GaussianSensing(10, 400, random_state=0)
+    G = np.random.default_rng(0).standard_normal((10, 1))
+    y = op(G @ G.T)
+    for call in (lambda: SubgradientRecovery(1, n_iter=3, random_state=0).fit(op, y),
+                 lambda: subgradient_recovery(op, y, 1, n_iter=3, random_state=0)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        assert caught and all(w.category is ConvergenceWarning for w in caught)
+        assert all(w.filename == __file__ for w in caught), [w.filename for w in caught]
