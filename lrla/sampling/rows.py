@@ -193,6 +193,12 @@ def sensitivity_sample(A, p, n_samples, *, scheme="sensitivity", replace=False, 
         default; ``True`` for i.i.d. draws.
     sensitivity_method : {"exact", "lewis", "bound"}, default "exact"
         How :func:`lp_sensitivities` computes ``s`` for the schemes that use it.
+        ``"exact"`` solves one convex program per row of ``A``, which can cost
+        more than the problem the sample is meant to shrink: drawing an l_1
+        sample of a 5000 x 11 ``[A b]`` took 73 s, against 2.5 s for the l_1
+        regression on all rows and 0.3 s with ``"lewis"`` (upper bounds, valid
+        for sampling at a larger ``n_samples``). Use ``"lewis"`` beyond a few
+        hundred rows.
     random_state : None, int, Generator or RandomState
 
     Returns

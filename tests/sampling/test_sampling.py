@@ -303,3 +303,9 @@ def test_sample_of_a_prefix_is_rejected_on_the_whole_matrix():
         lp_distortion(A, sample, 2)
     lp_regression(A[:300], b[:300], 2, sample=sample)  # the matrix it came from is fine
     lp_distortion(A[:300], sample, 2)
+
+
+def test_sensitivity_sample_docstring_warns_about_the_cost_of_exact_sensitivities():
+    """The default sensitivity_method="exact" costs one convex program per row; the docstring says so and names "lewis"."""
+    doc = sensitivity_sample.__doc__
+    assert "one convex program per row" in doc and 'Use ``"lewis"`` beyond a few' in doc
