@@ -251,3 +251,18 @@ def test_ridge_attribute_is_what_the_docstring_says():
     assert fit(sampling="uniform").ridge_ is None
     assert fit(landmarks=X[:5]).ridge_ is None
     assert "None for ``\"uniform\"``" in RLSNystroem.__doc__
+
+
+def test_landmark_warning_points_at_the_callers_line():
+    """The INK 'fewer than n_components' warning names the user's line via fit, fit_transform and NystroemKRR."""
+    X = np.random.default_rng(0).standard_normal((150, 2))
+    y = np.sin(X[:, 0])
+    kw = dict(sampling="ink", n_components=149, ridge=1.0, gamma=0.5, random_state=0)
+    for call in (lambda: RLSNystroem(**kw).fit(X), lambda: RLSNystroem(**kw).fit_transform(X),
+                 lambda: NystroemKRR(alpha=1.0, **kw).fit(X, y)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        ours = [w for w in caught if "fewer than n_components" in str(w.message)]
+        assert len(ours) == 1
+        assert ours[0].filename == __file__, ours[0].filename
