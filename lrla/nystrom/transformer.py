@@ -188,7 +188,9 @@ def _feature_normalization(K_mm):
 class RLSNystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Nystroem kernel feature map with ridge-leverage-score landmark selection.
 
-    Same contract as :class:`sklearn.kernel_approximation.Nystroem`: ``fit``
+    Same contract as :class:`sklearn.kernel_approximation.Nystroem` (two
+    differences: ``X`` must be dense, where scikit-learn also takes
+    scipy.sparse, and there is no ``n_jobs``): ``fit``
     picks ``m`` landmarks among the rows of ``X``; ``transform`` maps ``X`` to
     ``Z = k(X, landmarks) N^T`` of shape (n_samples, m) with ``N^T N = K_mm^+``, so that
     ``Z Z^T = K_nm K_mm^+ K_mn`` approximates the kernel matrix. Uniform

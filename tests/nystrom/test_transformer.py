@@ -266,3 +266,13 @@ def test_landmark_warning_points_at_the_callers_line():
         ours = [w for w in caught if "fewer than n_components" in str(w.message)]
         assert len(ours) == 1
         assert ours[0].filename == __file__, ours[0].filename
+
+
+def test_sparse_input_is_the_documented_difference_from_sklearn():
+    """scikit-learn's Nystroem takes scipy.sparse X; RLSNystroem refuses it with a TypeError, and says so."""
+    import scipy.sparse as sp
+
+    X = sp.random_array((40, 6), density=0.3, random_state=0, format="csr")
+    with pytest.raises(TypeError, match="dense data is required"):
+        RLSNystroem(n_components=5, random_state=0).fit(X)
+    assert "``X`` must be dense" in RLSNystroem.__doc__ and "no ``n_jobs``" in RLSNystroem.__doc__
