@@ -96,8 +96,11 @@ class SRHT(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     by ``x -> sqrt(d'/m) * P (H/sqrt(d')) D x`` (features zero-padded to
     ``d' = 2**ceil(log2 n_features)``), in ``O(d' log d')`` per sample instead
     of the ``O(d' m)`` of a dense Gaussian projection. Squared norms are
-    preserved in expectation; the map is fixed once fitted. A drop-in
-    alternative to ``sklearn.random_projection.GaussianRandomProjection``.
+    preserved in expectation; the map is fixed once fitted. An alternative
+    to ``sklearn.random_projection.GaussianRandomProjection``, with three
+    differences: ``n_components`` must be given (no ``"auto"`` /
+    ``eps`` rule), ``X`` must be dense (scipy.sparse is rejected), and there
+    is no ``inverse_transform``.
 
     Parameters
     ----------

@@ -123,3 +123,15 @@ def test_transformer_methods_are_documented():
         assert method.__doc__ and "Parameters" in method.__doc__ and "Returns" in method.__doc__
     Z = SRHT(4, random_state=0).fit_transform(np.arange(24).reshape(3, 8))  # integers become float64
     assert Z.dtype == np.float64 and Z.shape == (3, 4)
+
+
+def test_differences_from_gaussian_random_projection_are_documented():
+    """A user swapping GaussianRandomProjection for SRHT hits these; the docstring lists them."""
+    import scipy.sparse as sp
+
+    with pytest.raises(TypeError):
+        SRHT()  # n_components has no default
+    with pytest.raises(TypeError, match="dense data is required"):
+        SRHT(4, random_state=0).fit(sp.random_array((10, 8), density=0.5, random_state=0, format="csr"))
+    assert not hasattr(SRHT, "inverse_transform")
+    assert "``n_components`` must be given" in SRHT.__doc__ and "``X`` must be dense" in SRHT.__doc__
