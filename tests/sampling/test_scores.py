@@ -201,3 +201,18 @@ def test_scores_are_equivariant_under_row_permutation(p):
     np.testing.assert_allclose(leverage_scores(A[perm]), leverage_scores(A)[perm], atol=1e-12)
     np.testing.assert_allclose(lewis_weights(A[perm], p), lewis_weights(A, p)[perm], rtol=1e-8)
     np.testing.assert_allclose(lp_sensitivities(A[perm], p), lp_sensitivities(A, p)[perm], rtol=1e-6)
+
+
+@pytest.mark.xfail(strict=True, reason="known defect, not fixed (an algorithm change): for a small sparse A the "
+                   "default sketch has m = n rows, an OSNAP that is not an isometry; worst error 1.2 at eps = 0.5")
+def test_sketched_scores_of_a_small_sparse_matrix_are_within_epsilon():
+    import scipy.sparse as sp
+
+    worst = 0.0
+    for seed in range(5):
+        A = sp.random_array((100, 20), density=0.3, random_state=seed, format="csr")
+        exact = leverage_scores(A)
+        sketched = leverage_scores(A, method="sketch", epsilon=0.5, random_state=seed)
+        keep = exact > 0
+        worst = max(worst, float(np.max(np.abs(sketched[keep] / exact[keep] - 1))))
+    assert worst <= 0.5  # measured 1.20
