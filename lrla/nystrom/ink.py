@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -13,6 +14,7 @@ from .._rng import check_random_state, kernel_seed
 from .._validation import check_int, check_matrix, check_option, check_scalar
 from . import _kernels
 from ._kernel import KernelFunction, resolve_kernel
+from ._stack import user_stacklevel
 from .leverage import effective_dimension, estimate_scores
 
 __all__ = ["InkEstimate"]
@@ -109,6 +111,14 @@ class InkEstimate(BaseEstimator):
     dictionary_sizes_ : ndarray of shape (n_seen_,)
         ``|D_t|`` after each step.
 
+    Warns
+    -----
+    UserWarning
+        When a ``partial_fit`` ends with an empty dictionary: the budget was
+        far too small and the estimates collapsed (typically ``budget=None``
+        with a tiny first batch, e.g. a stream fed one row at a time, whose
+        rule gives 32 slots).
+
     References
     ----------
     .. [1] D. Calandriello, A. Lazaric and M. Valko, "Analysis of Nystrom method
@@ -175,6 +185,18 @@ class InkEstimate(BaseEstimator):
             for row in range(X.shape[0]):
                 step(X[row], float(diag[row]))
         self._publish()
+        if self._idx.shape[0] == 0 and self.normalizer_ > 0.0:
+            # Every point was evicted: the estimates collapsed (an under-sized budget locks in too-small
+            # scores, docs/nystrom.md). The message is constant so that a row-by-row stream warns once.
+            why = (f" (budget=None sized it from the first batch, here {self._first_batch} row(s))"
+                   if self.budget is None and self.variant == "slots" else "")
+            warnings.warn(
+                f"InkEstimate's dictionary is empty: its estimates collapsed because budget_={self.budget_} is "
+                f"far too small for this stream{why}; pass a larger `budget`, sized for the whole stream "
+                "(slots: about 8 d_eff / epsilon**2).",
+                UserWarning,
+                stacklevel=user_stacklevel(),
+            )
         return self
 
     # -- internals -------------------------------------------------------------------------
@@ -198,6 +220,7 @@ class InkEstimate(BaseEstimator):
         else:
             budget = check_int(self.budget, "budget", min_value=1)
         self.budget_ = budget
+        self._first_batch = X.shape[0]
         rng = check_random_state(self.random_state)
         self._seed = kernel_seed(rng)
         self._rng = rng

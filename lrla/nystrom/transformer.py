@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 import warnings
 
 import numpy as np
@@ -16,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._rng import check_random_state
 from .._validation import check_array, check_int, check_option, check_scalar
 from ._kernel import KernelFunction, resolve_kernel
+from ._stack import user_stacklevel
 from .ink import InkEstimate
 from .leverage import musco_ridge, ridge_leverage_scores
 
@@ -23,20 +23,6 @@ __all__ = ["RLSNystroem"]
 
 SAMPLINGS = ("ink", "rls", "uniform", "recursive")
 _DEFAULT_COMPONENTS = 100
-
-
-def _user_stacklevel():
-    """``stacklevel`` naming the first frame outside lrla and scikit-learn, for a warning issued by our caller.
-
-    The landmark warning is raised deep inside ``fit``, which users reach
-    directly, through scikit-learn's ``fit_transform`` (and its set_output
-    wrapper) or through :class:`NystroemKRR`: a fixed stacklevel named a
-    library line in two of the three.
-    """
-    frame, level = sys._getframe(2), 2  # level 1 is the function that warns; start at its caller
-    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in ("lrla", "sklearn"):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def _sample_without_replacement(rng, scores, size):
@@ -356,7 +342,7 @@ class RLSNystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             idx = idx[_sample_without_replacement(rng, scores, m)]
         elif m is not None and m > idx.shape[0]:
             warnings.warn(f"the INK dictionary has {idx.shape[0]} points, fewer than n_components={m}; "
-                          "using all of them.", UserWarning, stacklevel=_user_stacklevel())
+                          "using all of them.", UserWarning, stacklevel=user_stacklevel())
         return np.sort(idx)
 
     def transform(self, X):

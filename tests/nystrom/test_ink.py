@@ -155,3 +155,26 @@ def test_feature_mismatch_in_partial_fit():
     ink = InkEstimate(ridge=1.0, budget=10).partial_fit(np.ones((3, 2)))
     with pytest.raises(ValueError, match="features"):
         ink.partial_fit(np.ones((3, 3)))
+
+
+def test_a_collapsed_empty_dictionary_warns_at_the_callers_line():
+    """Fed one row at a time, budget=None gives 32 slots and the dictionary empties: a warning, not a silent K~ = 0."""
+    import warnings
+
+    from sklearn.datasets import load_digits
+
+    X = load_digits().data[:300] / 16
+    ink = InkEstimate(ridge=1.0, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for row in X:
+            ink.partial_fit(row[None])
+    assert ink.budget_ == 32 and ink.dictionary_.indices.size == 0
+    ours = [w for w in caught if "dictionary is empty" in str(w.message)]
+    assert ours and len({str(w.message) for w in ours}) == 1  # one constant message: shown once by default
+    assert "first batch, here 1 row(s)" in str(ours[0].message)
+    assert all(w.filename == __file__ for w in ours)
+    with warnings.catch_warnings(record=True) as caught:  # the whole stream at once: no warning
+        warnings.simplefilter("always")
+        whole = InkEstimate(ridge=1.0, random_state=0).fit(X)
+    assert whole.dictionary_.indices.size > 0 and not caught
