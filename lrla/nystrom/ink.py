@@ -191,9 +191,9 @@ class InkEstimate(BaseEstimator):
             why = (f" (budget=None sized it from the first batch, here {self._first_batch} row(s))"
                    if self.budget is None and self.variant == "slots" else "")
             warnings.warn(
-                f"InkEstimate's dictionary is empty: its estimates collapsed because budget_={self.budget_} is "
-                f"far too small for this stream{why}; pass a larger `budget`, sized for the whole stream "
-                "(slots: about 8 d_eff / epsilon**2).",
+                f"InkEstimate's dictionary is empty (every point was evicted: the estimates collapsed); "
+                f"budget_={self.budget_} is likely far too small for this stream{why}. Pass a larger `budget`, "
+                "sized for the whole stream (slots: about 8 d_eff / epsilon**2).",
                 UserWarning,
                 stacklevel=user_stacklevel(),
             )
