@@ -99,7 +99,7 @@ class HadamardRotation(LinearOperator):
             False: the one fixed rotation of this operator for every row.
             True: an independent rotation for each row (the setting of the
             theorems), reproducible: row ``r`` always gets the same signs for a
-            given ``random_state``.
+            given ``random_state``. :meth:`inverse` undoes only ``fresh=False``.
         """
         X = check_array(X, "X", ndim=(1, 2))
         fresh = check_bool(fresh, "fresh")
@@ -122,7 +122,12 @@ class HadamardRotation(LinearOperator):
         return work[0] if one else work
 
     def inverse(self, y):
-        """Left inverse ``T.T @ y`` (exact on the range of T): shape ``(..., padded_dim) -> (..., dim)``."""
+        """Left inverse ``T.T @ y`` (exact on the range of T): shape ``(..., padded_dim) -> (..., dim)``.
+
+        Inverts the one fixed rotation (``apply(X)``, ``T @ x``); rows rotated
+        by ``apply(X, fresh=True)`` each had their own signs, which this does
+        not undo.
+        """
         Y = check_array(y, "y", ndim=(1, 2))
         one = Y.ndim == 1
         Y2 = np.array(Y[None, :] if one else Y, copy=True, order="C")

@@ -146,3 +146,12 @@ def test_result_that_does_not_fit_raises_naming_the_input(dtype):
         T.apply(x)
     with pytest.raises(ValueError, match="`y` is too large"):
         T.inverse(np.full(4, np.finfo(dtype).max / 1.5, dtype))
+
+
+def test_inverse_undoes_the_fixed_rotation_only_and_says_so():
+    """inverse(apply(X)) == X row by row; rows of apply(X, fresh=True) are not undone, as both docstrings say."""
+    T = HadamardRotation(100, random_state=0)
+    X = np.random.default_rng(0).standard_normal((4, 100))
+    np.testing.assert_allclose(T.inverse(T.apply(X)), X, atol=1e-12)
+    assert not np.allclose(T.inverse(T.apply(X, fresh=True)), X)
+    assert "undoes only ``fresh=False``" in T.apply.__doc__ and "fresh=True" in T.inverse.__doc__
