@@ -324,3 +324,32 @@ def test_warnings_point_at_the_callers_line():
             call()
         assert caught and all(w.category is ConvergenceWarning for w in caught)
         assert all(w.filename == __file__ for w in caught), [w.filename for w in caught]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_indefinite_target_warns_in_symmetric_mode(seed):
+    """X = UU^T cannot fit an indefinite target (error ~0.8 below): the measurements say so before the fit."""
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.standard_normal((20, 2)))
+    X = Q @ np.diag([1.0, -1.0]) @ Q.T
+    op = GaussianSensing(20, 600, random_state=seed)
+    y = op(X)
+    y[rng.random(600) < 0.3] += 10 * np.abs(y).max()
+    with pytest.warns(UserWarning, match="target looks indefinite"):
+        est = SubgradientRecovery(2, random_state=seed).fit(op, y)
+    assert np.linalg.norm(est.X_ - X) / np.linalg.norm(X) > 0.5
+    with warnings.catch_warnings():  # the general mode can fit it, and does not warn
+        warnings.filterwarnings("error", message=".*indefinite")
+        warnings.simplefilter("ignore", ConvergenceWarning)  # n_iter=1: never left the initialization
+        SubgradientRecovery(2, symmetric=False, random_state=seed, n_iter=1).fit(op, y)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_psd_targets_do_not_warn_indefinite(seed):
+    for corruption in (0.0, 0.3, 0.8):
+        prob = make_sensing_problem(20, 2, 2000 if corruption == 0.8 else 600, corruption=corruption,
+                                    random_state=seed)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message=".*indefinite")
+            warnings.simplefilter("ignore", ConvergenceWarning)  # n_iter=1: never left the initialization
+            SubgradientRecovery(2, random_state=seed, n_iter=1).fit(prob.operator, prob.y)
