@@ -242,17 +242,16 @@ def _sketch_errors(scale, seed, sketch_size=None):
     import scipy.sparse as sp
 
     rng = np.random.default_rng(seed)
-    n, d = (2048, 12) if scale == "quick" else (16384, 24)
+    # quick: tall enough that every default sketch (3186 SRHT rows at d = 12, e = 0.25; twice that for the
+    # sparse embedding) has fewer rows than A, so no run degenerates into a full rotation or the exact scores
+    n, d = (8192, 12) if scale == "quick" else (16384, 24)
     n_seeds = 2 if scale == "quick" else 10
     dense = {
         "gaussian": rng.standard_normal((n, d)),
         "t2 rows (coherent)": make_heavy_tailed_matrix(n, d, df=2.0, random_state=rng),
         "heavy rows": make_heavy_row_matrix(n, d, heavy_scale=50.0, random_state=rng),
     }
-    # Tall enough that the default sparse sketch (twice the SRHT size, 6372 rows at d = 12 and e = 0.25) has
-    # fewer rows than A: otherwise leverage_scores returns the exact scores and the OSNAP path goes untested
-    n_sparse = 8192 if scale == "quick" else n
-    sparse = sp.random(n_sparse, d, density=0.05, random_state=rng, format="csr")
+    sparse = sp.random(n, d, density=0.05, random_state=rng, format="csr")
     sparse.data = rng.standard_t(2, size=sparse.data.size)
     instances = dict(dense)
     instances["sparse t2 (OSNAP)"] = sparse
