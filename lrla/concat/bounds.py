@@ -40,9 +40,24 @@ _SEED_DOC = """seed : sequence of int, optional
         largest block (Frobenius norm) plus the next largest ones while the
         total width stays <= rank."""
 
+_BLOCKS_RANK_DOC = """blocks : sequence of array_like of shape (m, d_j), or ndarray of shape (K, m, d)
+    rank : int
+        Target rank r >= 1."""
+
+_CAPTURED_LOWER_DOC = """Returns
+    -------
+    float
+        A lower bound on ``captured_energy(blocks, rank)``."""
+
+_TAIL_LOWER_DOC = """Returns
+    -------
+    float
+        A lower bound on ``||C - C_r||_F^2 = total_energy - captured_energy``."""
+
 
 def _fill_doc(fn):
-    fn.__doc__ = fn.__doc__ % {"reference": _REFERENCE, "seed": _SEED_DOC}
+    fn.__doc__ = fn.__doc__ % {"reference": _REFERENCE, "seed": _SEED_DOC, "blocks_rank": _BLOCKS_RANK_DOC,
+                               "captured_lower": _CAPTURED_LOWER_DOC, "tail_lower": _TAIL_LOWER_DOC}
     return fn
 
 
@@ -254,10 +269,7 @@ def weyl_bound(blocks, rank, *, seed=None):
     rank : int
     %(seed)s
 
-    Returns
-    -------
-    float
-        A lower bound on ``captured_energy(blocks, rank)``.
+    %(captured_lower)s
 
     References
     ----------
@@ -295,14 +307,9 @@ def elementwise_weyl_bound(blocks, rank):
 
     Parameters
     ----------
-    blocks : sequence of array_like of shape (m, d_j), or ndarray of shape (K, m, d)
-    rank : int
-        Target rank r >= 1.
+    %(blocks_rank)s
 
-    Returns
-    -------
-    float
-        A lower bound on ``captured_energy(blocks, rank)``.
+    %(captured_lower)s
 
     References
     ----------
@@ -342,10 +349,7 @@ def union_bound(blocks, rank, *, seed=None):
     %(seed)s
         The seed enters as one block (its singular values), not as its members.
 
-    Returns
-    -------
-    float
-        A lower bound on ``captured_energy(blocks, rank)``.
+    %(captured_lower)s
 
     References
     ----------
@@ -384,15 +388,10 @@ def credited_union_bound(blocks, rank, *, seed=None):
 
     Parameters
     ----------
-    blocks : sequence of array_like of shape (m, d_j), or ndarray of shape (K, m, d)
-    rank : int
-        Target rank r >= 1.
+    %(blocks_rank)s
     %(seed)s
 
-    Returns
-    -------
-    float
-        A lower bound on ``captured_energy(blocks, rank)``.
+    %(captured_lower)s
 
     References
     ----------
@@ -452,10 +451,7 @@ def residual_bound(blocks, rank, *, seed=None, projector="accumulated", order="n
         Frobenius norm first (the paper's greedy order), ``"given"`` the order
         of ``blocks``. With ``"accumulated"`` the value depends on the order.
 
-    Returns
-    -------
-    float
-        A lower bound on ``captured_energy(blocks, rank)``.
+    %(captured_lower)s
 
     References
     ----------
@@ -504,14 +500,9 @@ def blockwise_tail_bound(blocks, rank):
 
     Parameters
     ----------
-    blocks : sequence of array_like of shape (m, d_j), or ndarray of shape (K, m, d)
-    rank : int
-        Target rank r >= 1.
+    %(blocks_rank)s
 
-    Returns
-    -------
-    float
-        A lower bound on ``||C - C_r||_F^2 = total_energy - captured_energy``.
+    %(tail_lower)s
 
     References
     ----------
@@ -536,14 +527,9 @@ def elementwise_tail_bound(blocks, rank):
 
     Parameters
     ----------
-    blocks : sequence of array_like of shape (m, d_j), or ndarray of shape (K, m, d)
-    rank : int
-        Target rank r >= 1.
+    %(blocks_rank)s
 
-    Returns
-    -------
-    float
-        A lower bound on ``||C - C_r||_F^2 = total_energy - captured_energy``.
+    %(tail_lower)s
 
     References
     ----------
