@@ -17,6 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from .._rng import check_random_state, kernel_seed
 from .._validation import check_array, check_bool, check_int, check_option, check_rank, check_scalar
+from .._warnings import user_stacklevel
 from ..exceptions import ConvergenceWarning
 from . import _kernels
 from ._observed import _check_indices, entries_from_arrays, entries_from_matrix
@@ -439,7 +440,7 @@ class AltMinCompletion(BaseEstimator):
                 f"entries (minimum {self.row_counts_.min()} per row, {self.col_counts_.min()} per column); "
                 "their values cannot be determined by the observations.",
                 UserWarning,
-                stacklevel=4,  # _fit <- _fit_entries <- fit or complete_matrix <- the caller
+                stacklevel=user_stacklevel(),
             )
 
         if self.sample_split:
@@ -455,7 +456,7 @@ class AltMinCompletion(BaseEstimator):
                     f"{per_part / n:.3g} per column in a part), so their half-steps are undetermined and the "
                     "completion can be far off; use a smaller n_iter or sample_split=False (full reuse).",
                     UserWarning,
-                    stacklevel=4,  # _fit <- _fit_entries <- fit or complete_matrix <- the caller
+                    stacklevel=user_stacklevel(),
                 )
         else:
             parts = None
@@ -518,7 +519,7 @@ class AltMinCompletion(BaseEstimator):
                 f"AltMinCompletion stopped after n_iter={n_iter} iterations with relative residual "
                 f"{rel_res:.3e} > tol={tol:g}; increase n_iter.",
                 ConvergenceWarning,
-                stacklevel=4,  # _fit <- _fit_entries <- fit or complete_matrix <- the caller
+                stacklevel=user_stacklevel(),
             )
         # Balanced factors: U_tilde V^T = (Q W sqrt(S)) (V Z sqrt(S))^T with R = W S Z^T.
         W, S, Zt = np.linalg.svd(R)

@@ -12,9 +12,9 @@ from threadpoolctl import threadpool_limits
 
 from .._rng import check_random_state, kernel_seed
 from .._validation import check_int, check_matrix, check_option, check_scalar
+from .._warnings import user_stacklevel
 from . import _kernels
 from ._kernel import KernelFunction, resolve_kernel
-from ._stack import user_stacklevel
 from .leverage import effective_dimension, estimate_scores
 
 __all__ = ["InkEstimate"]

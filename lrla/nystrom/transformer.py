@@ -14,8 +14,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._rng import check_random_state
 from .._validation import check_array, check_int, check_option, check_scalar
+from .._warnings import user_stacklevel
 from ._kernel import KernelFunction, resolve_kernel
-from ._stack import user_stacklevel
 from .ink import InkEstimate
 from .leverage import musco_ridge, ridge_leverage_scores
 

@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 
 from .._rng import check_random_state
 from .._validation import check_array, check_bool, check_int, check_scalar
+from .._warnings import user_stacklevel
 from ..exceptions import ConvergenceWarning
 from .operators import SensingOperator
 
@@ -369,7 +370,7 @@ class SubgradientRecovery(BaseEstimator):
                 f"(-{noise_bound:.3g}): the target looks indefinite, but symmetric=True fits X = U U^T, which is "
                 "positive semidefinite. Use symmetric=False for a general target.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
         growth = signal[signal > noise_bound]
         if growth.size == 0:
@@ -377,7 +378,7 @@ class SubgradientRecovery(BaseEstimator):
                 f"no direction of A*(sign y)/m stands out of its noise level ({g_top:.3g} <= "
                 f"{noise_bound:.3g}): too few measurements, or too many corrupted; recovery is unlikely.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
             growth = signal[:1]
         elif symmetric:
@@ -399,7 +400,7 @@ class SubgradientRecovery(BaseEstimator):
                 f"step_size={step:.3g} exceeds the stability bound 1/g_1 = {1.0 / g_top:.3g} estimated "
                 "from the data; the iterates may oscillate or diverge.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
         budget = eta0 / (1.0 - decay)
         # init_scale >= 1 starts at the scale of X*: there is nothing to escape from
@@ -412,7 +413,7 @@ class SubgradientRecovery(BaseEstimator):
                 "the iterates may stay near the small initialization (relative error ~1). "
                 "Increase step_size or decay.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
         if ratio > 1.0:
             # the budget spent by step T is budget (1 - rho^T); the escape needs 1/ratio of it
@@ -448,7 +449,7 @@ class SubgradientRecovery(BaseEstimator):
                 f"SubgradientRecovery stopped on its iteration cap n_iter={n_iter} before the relative "
                 f"update fell below tol={tol:.3g} (last {updates[n_done - 1]:.3g}).",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
         X = L @ R.T
         if np.linalg.norm(X) < 1e-3 * scale:
@@ -456,7 +457,7 @@ class SubgradientRecovery(BaseEstimator):
                 "the iterate never left the small initialization (||X|| / scale = "
                 f"{np.linalg.norm(X) / scale:.2e}); increase step_size, decay or n_iter.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
 
         self.U_, self.V_, self.X_ = L, R, X
@@ -561,10 +562,4 @@ def subgradient_recovery(operator, y, rank, **kwargs):
     >>> bool(np.linalg.norm(X - X_true) / np.linalg.norm(X_true) < 1e-4)
     True
     """
-    # fit's warnings name fit's caller, which is this line: re-issue them from the user's line instead
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        X = SubgradientRecovery(rank, **kwargs).fit(operator, y).X_
-    for w in caught:
-        warnings.warn(w.message, w.category, stacklevel=2)
-    return X
+    return SubgradientRecovery(rank, **kwargs).fit(operator, y).X_

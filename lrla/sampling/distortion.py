@@ -13,6 +13,7 @@ from scipy.optimize import minimize
 
 from .._rng import check_random_state
 from .._validation import check_array, check_int, check_matrix, check_option, check_scalar
+from .._warnings import user_stacklevel
 from ..exceptions import ConvergenceWarning
 from . import _kernels
 from ._common import check_sampling_p, check_tall, column_basis
@@ -159,7 +160,7 @@ def _certified(Q, SQ, p, tol, max_evaluations, sample=None):
     if max(hi_bound - hi, lo - lo_bound) > tol * (1 + 1e-9):
         warnings.warn(f"lp_distortion: the certified bounds are {max(hi_bound - hi, lo - lo_bound):.3g} apart after "
                       f"{max_evaluations} evaluations (tol={tol:g}); raise max_evaluations.", ConvergenceWarning,
-                      stacklevel=4)
+                      stacklevel=user_stacklevel())
     return float(lo), float(lo_bound), float(hi), float(hi_bound)
 
 

@@ -12,6 +12,7 @@ from scipy.optimize import linprog, minimize
 
 from .._rng import check_random_state
 from .._validation import check_bool, check_int, check_matrix, check_option, check_scalar, next_power_of_two
+from .._warnings import user_stacklevel
 from ..exceptions import ConvergenceWarning
 from ..hadamard import srht
 from . import _kernels
@@ -320,7 +321,7 @@ def lewis_weights(A, p, *, tol=1e-10, max_iter=200):
     if not converged:
         warnings.warn(
             f"lewis_weights stopped at max_iter={max_iter} before reaching tol={tol:g}; "
-            "increase max_iter.", ConvergenceWarning, stacklevel=2,
+            "increase max_iter.", ConvergenceWarning, stacklevel=user_stacklevel(),
         )
     return w
 
@@ -463,7 +464,8 @@ def lp_sensitivities(A, p, *, method="exact", return_witnesses=False, tol=1e-10,
             return np.einsum("ij,ij->i", Q, Q)
         w, _, converged = _lewis_iterate(Q, p, tol, max_iter)
         if not converged:
-            warnings.warn(f"lewis_weights stopped at max_iter={max_iter}.", ConvergenceWarning, stacklevel=2)
+            warnings.warn(f"lewis_weights stopped at max_iter={max_iter}.", ConvergenceWarning,
+                          stacklevel=user_stacklevel())
         return w * (r ** (p / 2.0 - 1.0) if p > 2 else 1.0)
 
     s = np.zeros(n)

@@ -309,3 +309,18 @@ def test_sensitivity_sample_docstring_warns_about_the_cost_of_exact_sensitivitie
     """The default sensitivity_method="exact" costs one convex program per row; the docstring says so and names "lewis"."""
     doc = sensitivity_sample.__doc__
     assert "one convex program per row" in doc and 'Use ``"lewis"`` beyond a few' in doc
+
+
+def test_lewis_warning_through_sensitivity_sample_names_the_callers_line(monkeypatch):
+    """The review found it named lrla/sampling/rows.py (a fixed stacklevel counted from lewis_weights)."""
+    import warnings
+
+    from lrla.sampling import scores
+
+    monkeypatch.setattr(scores, "_lewis_iterate", lambda Q, p, tol, max_iter: (np.ones(Q.shape[0]), max_iter, False))
+    A = np.random.default_rng(0).standard_normal((200, 3))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sensitivity_sample(A, 1.0, 20, sensitivity_method="lewis", random_state=0)
+    ours = [w for w in caught if "lewis_weights stopped" in str(w.message)]
+    assert ours and all(w.filename == __file__ for w in ours)
