@@ -15,6 +15,12 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True, inline="always")
+def heavy_threshold(horizon, n_light, f_light, inv_dl):
+    """Squared norm from which a row is heavy: half the light mass extrapolated to ``horizon``, over ``d L``."""
+    return 0.5 * (horizon / n_light) * f_light * inv_dl
+
+
 @njit(cache=True, boundscheck=False)
 def random_order_pass(X, t_start, horizon, inv_dl, state, Z, Y, heavy, accumulate):
     """One pass of the random-order power method over the rows of ``X``.
@@ -58,8 +64,7 @@ def random_order_pass(X, t_start, horizon, inv_dl, state, Z, Y, heavy, accumulat
         # a heavy row cannot raise its own bar and earlier heavy rows cannot hide later ones.
         is_heavy = False
         if f_light > 0.0 and nrm > 0.0:
-            tau = 0.5 * (horizon / n_light) * f_light * inv_dl
-            is_heavy = nrm >= tau
+            is_heavy = nrm >= heavy_threshold(horizon, n_light, f_light, inv_dl)
         heavy[i] = is_heavy
         if is_heavy:
             continue

@@ -319,8 +319,7 @@ class RandomOrderTopEigenvector(BaseEstimator):
         H = self._store[: self._n_store]
         if not self._geometric or not self._n_store or self._state[1] == 0.0:
             return H
-        f_light, n_light = self._state[0], self._state[1]
-        tau = 0.5 * (self._horizon() / n_light) * f_light * self._inv_dl  # the kernel's test, at this point
+        tau = _kernels.heavy_threshold(self._horizon(), self._state[1], self._state[0], self._inv_dl)
         return H[np.einsum("ij,ij->i", H, H) >= tau]
 
     @staticmethod
