@@ -454,11 +454,11 @@ def matrix_free_adjoint(seed, n_rows, coef, n_free, n_chunks):
 
 
 @njit(cache=True, parallel=True)
-def matrix_free_sign_adjoint(seed, n_rows, w, y, n_chunks):
+def matrix_free_sign_adjoint(seed, n_rows, w, y, n_chunks, abs_res):
     """Fused l1 sub-gradient pass: one regeneration of each z_i serves both products.
 
     Returns ``(g, loss_sum)`` with ``g = sum_i sign(<z_i, w> - y_i) z_i`` (packed)
-    and ``loss_sum = sum_i |<z_i, w> - y_i|``.
+    and ``loss_sum = sum_i |<z_i, w> - y_i|``; ``abs_res[i] = |<z_i, w> - y_i|``.
     """
     n_free = w.shape[0]
     partial = np.zeros((n_chunks, n_free))
@@ -469,6 +469,7 @@ def matrix_free_sign_adjoint(seed, n_rows, w, y, n_chunks):
         start, stop = _chunk_bounds(n_rows, n_chunks, c)
         for i in range(start, stop):
             res = _row_normals(seed, i, n_free, state, raw, buf, rejected, w_pad) - y[i]
+            abs_res[i] = abs(res)
             losses[c] += abs(res)
             if res > 0.0:
                 for k in range(n_free):
@@ -560,8 +561,8 @@ def _add_rows4(g, Z, i, c0, c1, c2, c3):
 
 
 @njit(cache=True, fastmath=_REASSOC)
-def _signed_row_pass(Z, y, w, g):
-    """``g = Z^T sign(Z w - y)``; returns ``sum |Z w - y|``. One read of ``Z``.
+def _signed_row_pass(Z, y, w, g, abs_res):
+    """``g = Z^T sign(Z w - y)`` and ``abs_res = |Z w - y|``; returns ``sum |Z w - y|``. One read of ``Z``.
 
     Rows go four at a time: four independent dot products share each load of
     ``w``, and ``g`` is read and written once per four rows (the store traffic on
@@ -575,10 +576,12 @@ def _signed_row_pass(Z, y, w, g):
     for i in range(0, m4, 4):
         a0, a1, a2, a3 = _dots4(Z, i, w)
         r0, r1, r2, r3 = a0 - y[i], a1 - y[i + 1], a2 - y[i + 2], a3 - y[i + 3]
-        loss += (abs(r0) + abs(r1)) + (abs(r2) + abs(r3))
+        abs_res[i], abs_res[i + 1], abs_res[i + 2], abs_res[i + 3] = abs(r0), abs(r1), abs(r2), abs(r3)
+        loss += (abs_res[i] + abs_res[i + 1]) + (abs_res[i + 2] + abs_res[i + 3])
         _add_rows4(g, Z, i, _sign(r0), _sign(r1), _sign(r2), _sign(r3))
     for i in range(m4, m):
         res = _dot(Z, i, w) - y[i]
+        abs_res[i] = abs(res)
         loss += abs(res)
         _add_row(g, Z, i, _sign(res))
     return loss
@@ -639,9 +642,62 @@ def _record(t, eta, loss_mean, step_sq, factor_sq, tol, t_check, losses, steps, 
     return tol > 0.0 and t >= t_check and upd < tol
 
 
+@njit(cache=True)
+def select_inplace(a, k):
+    """The ``k``-th smallest entry of ``a`` (0-based), reordering ``a`` in place (Hoare's FIND).
+
+    Median-of-three pivots; reference: ``np.partition(a, k)[k]``. numba's ``np.partition``
+    copies and took about as long as the whole SubGM pass at m = 600 (measured).
+    """
+    lo, hi = 0, a.shape[0] - 1
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if a[mid] < a[lo]:
+            a[mid], a[lo] = a[lo], a[mid]
+        if a[hi] < a[lo]:
+            a[hi], a[lo] = a[lo], a[hi]
+        if a[hi] < a[mid]:
+            a[hi], a[mid] = a[mid], a[hi]
+        pivot = a[mid]
+        i, j = lo, hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return a[k]
+    return a[k]
+
+
+@njit(inline="always")
+def _step_size(eta0, decay, t, abs_res, res_ref, q_index, growth, steps):
+    """Step of iteration t and the estimated error ratio (``inf`` for the geometric schedule).
+
+    ``res_ref > 0``: the adaptive schedule ``min(eta0 * min(1, s_t / res_ref), growth * steps[t - 1])``,
+    ``s_t`` the ``q_index``-th smallest ``abs_res`` (reordered; see ``SubgradientRecovery``); otherwise
+    ``eta0 * decay^t``.
+    """
+    if res_ref > 0.0:
+        ratio = select_inplace(abs_res, q_index) / res_ref
+        eta = eta0 * min(1.0, ratio)
+        if t > 0:
+            eta = min(eta, growth * steps[t - 1])
+        return eta, ratio
+    return eta0 * decay ** t, np.inf
+
+
 @njit(cache=True, fastmath=_REASSOC)
-def dense_subgm_symmetric(Z, y, U, eta0, decay, t_start, t_stop, rows, cols, X_true, true_norm, tol,
-                          t_check, losses, steps, updates, errors):
+def dense_subgm_symmetric(Z, y, U, eta0, decay, res_ref, q_index, stop_ratio, growth, t_start, t_stop, rows, cols, X_true,
+                          true_norm, tol, t_check, losses, steps, updates, errors):
     """Iterations ``t_start .. t_stop - 1`` of symmetric SubGM on a dense packed Gaussian operator.
 
     ``Z`` (m, n_free) holds the packed free entries of the A_i (upper triangle,
@@ -651,13 +707,15 @@ def dense_subgm_symmetric(Z, y, U, eta0, decay, t_start, t_stop, rows, cols, X_t
     ``Z`` (``_signed_row_pass``): the residuals of a block of rows, their signs
     and the accumulation of ``sign * Z[i]`` share the rows while they are in
     cache. Then
-    ``U <- U - eta0 decay^t (S + S^T) U`` with ``S = A*(sign(res)) / m``.
+    ``U <- U - eta_t (S + S^T) U`` with ``S = A*(sign(res)) / m`` and ``eta_t`` from
+    ``_step_size`` (geometric ``eta0 decay^t``, or adaptive when ``res_ref > 0``).
 
     ``U`` is updated in place. Per iteration t the loss ``mean|res|``, the step,
     the relative update and (if ``true_norm > 0``) the relative error of
     ``U_t U_t^T`` go to ``losses[t]`` ... ``errors[t]``. Returns the index after
     the last iteration done: ``t_stop``, or earlier once ``t >= t_check`` and the
-    relative update is below ``tol`` (``tol <= 0`` never stops early).
+    relative update is below ``tol`` (``tol <= 0`` never stops early), or once the
+    adaptive schedule's error ratio is below ``stop_ratio`` (``<= 0``: never).
 
     The numpy reference is ``tests/recovery/reference.py::subgm_numpy``.
     """
@@ -666,6 +724,7 @@ def dense_subgm_symmetric(Z, y, U, eta0, decay, t_start, t_stop, rows, cols, X_t
     sqrt2 = math.sqrt(2.0)
     w = np.empty(n_free)
     g = np.empty(n_free)
+    abs_res = np.empty(m)
     G = np.empty((d, d))
     D = np.empty((d, r))
     X = np.empty((d, d))
@@ -684,7 +743,7 @@ def dense_subgm_symmetric(Z, y, U, eta0, decay, t_start, t_stop, rows, cols, X_t
         if true_norm > 0.0:
             errors[t] = _distance(X, X_true) / true_norm
         # one pass over the measurements: residual, sign, signed accumulation
-        loss = _signed_row_pass(Z, y, w, g)
+        loss = _signed_row_pass(Z, y, w, g, abs_res)
         for k in range(n_free):
             a, b = rows[k], cols[k]
             v = g[k] / m if a == b else g[k] / (sqrt2 * m)
@@ -701,22 +760,22 @@ def dense_subgm_symmetric(Z, y, U, eta0, decay, t_start, t_stop, rows, cols, X_t
                 D[j, q] = 2.0 * acc
                 dnorm += 4.0 * acc * acc
                 unorm += U[j, q] * U[j, q]
-        eta = eta0 * decay ** t
+        eta, ratio = _step_size(eta0, decay, t, abs_res, res_ref, q_index, growth, steps)
         _descend(U, D, eta)
-        if _record(t, eta, loss / m, dnorm, unorm, tol, t_check, losses, steps, updates):
+        if _record(t, eta, loss / m, dnorm, unorm, tol, t_check, losses, steps, updates) or ratio < stop_ratio:
             return t + 1
     return t_stop
 
 
 @njit(cache=True, fastmath=_REASSOC)
-def dense_subgm_asymmetric(Z, y, L, R, eta0, decay, t_start, t_stop, X_true, true_norm, tol, t_check,
-                           losses, steps, updates, errors):
+def dense_subgm_asymmetric(Z, y, L, R, eta0, decay, res_ref, q_index, stop_ratio, growth, t_start, t_stop, X_true,
+                           true_norm, tol, t_check, losses, steps, updates, errors):
     """Iterations ``t_start .. t_stop - 1`` of SubGM on ``X = L R^T`` with a dense general Gaussian operator.
 
     ``Z`` (m, d1 d2) holds ``vec(A_i)`` row by row. Each iteration makes one
     pass over ``Z`` (``_signed_row_pass``) for ``S = A*(sign(A(L R^T) - y)) / m``,
     then ``L <- L - eta S R`` and ``R <- R - eta S^T L`` (both from the
-    iteration's ``L``, ``R``), with ``eta = eta0 decay^t``. ``L`` and ``R`` are
+    iteration's ``L``, ``R``), with the step of ``_step_size``. ``L`` and ``R`` are
     updated in place; the history and the early stop are those of
     ``dense_subgm_symmetric``, with the relative update
     ``eta ||(S R, S^T L)|| / ||(L, R)||``. Its reference is the Python loop
@@ -727,6 +786,7 @@ def dense_subgm_asymmetric(Z, y, L, R, eta0, decay, t_start, t_stop, X_true, tru
     m = Z.shape[0]
     w = np.empty(d1 * d2)
     g = np.empty(d1 * d2)
+    abs_res = np.empty(m)
     X = w.reshape((d1, d2))
     G = g.reshape((d1, d2))
     GR = np.empty((d1, r))
@@ -740,7 +800,7 @@ def dense_subgm_asymmetric(Z, y, L, R, eta0, decay, t_start, t_stop, X_true, tru
                 X[j, k] = acc
         if true_norm > 0.0:
             errors[t] = _distance(X, X_true) / true_norm
-        loss = _signed_row_pass(Z, y, w, g)
+        loss = _signed_row_pass(Z, y, w, g, abs_res)
         GR[:, :] = 0.0
         GtL[:, :] = 0.0
         for j in range(d1):
@@ -759,9 +819,9 @@ def dense_subgm_asymmetric(Z, y, L, R, eta0, decay, t_start, t_stop, X_true, tru
             for q in range(r):
                 gnorm += GtL[k, q] * GtL[k, q]
                 fnorm += R[k, q] * R[k, q]
-        eta = eta0 * decay ** t
+        eta, ratio = _step_size(eta0, decay, t, abs_res, res_ref, q_index, growth, steps)
         _descend(L, GR, eta)
         _descend(R, GtL, eta)
-        if _record(t, eta, loss / m, gnorm, fnorm, tol, t_check, losses, steps, updates):
+        if _record(t, eta, loss / m, gnorm, fnorm, tol, t_check, losses, steps, updates) or ratio < stop_ratio:
             return t + 1
     return t_stop

@@ -171,9 +171,14 @@ class SensingOperator:
     _fused_symmetric = False
     _fused_asymmetric = False
 
-    def _sign_step(self, L, R, y):
-        """l1 sub-gradient pieces at ``L R^T``: ``(S R, S^T L, mean|res|)`` with ``S = A*(sign(res))/m``."""
+    def _sign_step(self, L, R, y, abs_res=None):
+        """l1 sub-gradient pieces at ``L R^T``: ``(S R, S^T L, mean|res|)`` with ``S = A*(sign(res))/m``.
+
+        ``abs_res``, if given, receives ``|res|``.
+        """
         res = self._forward_factored(L, R) - y
+        if abs_res is not None:
+            np.abs(res, out=abs_res)
         m = self.n_measurements
         GR, GtL = self._adjoint_products(np.sign(res), L, R)
         return GR / m, GtL / m, float(np.abs(res).mean())
@@ -332,34 +337,36 @@ class GaussianSensing(SensingOperator):
     def _fused_asymmetric(self):
         return self._flat is not None and not self.symmetric
 
-    def _run_symmetric(self, U, y, eta0, decay, t_start, t_stop, X_true, true_norm, tol, t_check, history):
+    def _run_symmetric(self, U, y, schedule, t_start, t_stop, X_true, true_norm, tol, t_check, history):
         """SubGM iterations ``t_start .. t_stop - 1`` on ``U`` in place (dense symmetric mode only).
 
         One compiled loop (``_kernels.dense_subgm_symmetric``): no Python work per
-        iteration. ``X_true`` is used when ``true_norm > 0``; ``tol <= 0`` never
-        stops early. ``history`` = (losses, steps, updates, errors) arrays filled at
-        index t. Returns the index after the last iteration done (early on ``tol``).
+        iteration. ``schedule = (eta0, decay, res_ref, q_index, stop_ratio, growth)`` (see
+        ``_kernels._step_size``). ``X_true`` is used when ``true_norm > 0``; ``tol <= 0``
+        never stops early. ``history`` = (losses, steps, updates, errors) arrays filled at
+        index t. Returns the index after the last iteration done (early on ``tol`` or ``stop_ratio``).
         """
         return _kernels.dense_subgm_symmetric(
-            self._flat, y, U, float(eta0), float(decay), t_start, t_stop, self._packing.rows, self._packing.cols,
+            self._flat, y, U, *schedule, t_start, t_stop, self._packing.rows, self._packing.cols,
             X_true, true_norm, tol, t_check, *history,
         )
 
-    def _run_asymmetric(self, L, R, y, eta0, decay, t_start, t_stop, X_true, true_norm, tol, t_check, history):
+    def _run_asymmetric(self, L, R, y, schedule, t_start, t_stop, X_true, true_norm, tol, t_check, history):
         """As ``_run_symmetric`` for ``X = L R^T`` (dense general mode only): ``L``, ``R`` updated in place."""
         return _kernels.dense_subgm_asymmetric(
-            self._flat, y, L, R, float(eta0), float(decay), t_start, t_stop, X_true, true_norm, tol, t_check,
-            *history,
+            self._flat, y, L, R, *schedule, t_start, t_stop, X_true, true_norm, tol, t_check, *history,
         )
 
-    def _sign_step(self, L, R, y):
+    def _sign_step(self, L, R, y, abs_res=None):
         m = self.n_measurements
         w = self._packing.pack(L @ R.T)
+        if abs_res is None:
+            abs_res = np.empty(m)
         if self._flat is not None:
             g = np.empty(self.n_free)
-            loss = _kernels._signed_row_pass(self._flat, np.ascontiguousarray(y, dtype=np.float64), w, g)
+            loss = _kernels._signed_row_pass(self._flat, np.ascontiguousarray(y, dtype=np.float64), w, g, abs_res)
         else:
-            g, loss = _kernels.matrix_free_sign_adjoint(self.seed, m, w, y, _N_CHUNKS)
+            g, loss = _kernels.matrix_free_sign_adjoint(self.seed, m, w, y, _N_CHUNKS, abs_res)
         G = self._packing.unpack(g) / m
         if self.symmetric and L is R:  # G is symmetric: one product serves both factors
             GU = G @ L

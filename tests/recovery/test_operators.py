@@ -143,6 +143,12 @@ def test_gaussian_dense_equals_matrix_free(symmetric):
     L, R, y = rng.standard_normal((6, 2)), rng.standard_normal((6, 2)), rng.standard_normal(40)
     for a, b in zip(free._sign_step(L, R, y), dense._sign_step(L, R, y)):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    # the magnitudes of the residuals the adaptive schedule reads, against the plain forward product
+    free_res, dense_res = np.empty(40), np.empty(40)
+    free._sign_step(L, R, y, free_res)
+    dense._sign_step(L, R, y, dense_res)
+    np.testing.assert_allclose(free_res, np.abs(dense(L @ R.T) - y), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dense_res, np.abs(dense(L @ R.T) - y), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -205,10 +211,12 @@ def test_dense_kernels_match_numpy(dtype, shape, monkeypatch):
     y = Z64 @ w + rng.standard_normal(shape[0])
     y[2] = 0.0
     g = np.empty(shape[1])
-    loss = _kernels._signed_row_pass(Z, y, w, g)
+    abs_res = np.empty(shape[0])
+    loss = _kernels._signed_row_pass(Z, y, w, g, abs_res)
     res = _kernels.dense_forward(Z, w) - y
     assert res[2] == 0.0
     np.testing.assert_allclose(g, Z64.T @ np.sign(res), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(abs_res, np.abs(Z64 @ w - y), rtol=1e-12, atol=1e-12)
     assert np.isclose(loss, np.abs(res).sum(), rtol=1e-12)
 
 
@@ -348,3 +356,14 @@ def test_fast_path_block_at_the_acceptance_boundary():
     bits = np.unpackbits(rejected.view(np.uint8), bitorder="little").astype(bool)
     np.testing.assert_array_equal(bits, ~want_ok)
     np.testing.assert_allclose(acc, want.astype(np.float64) @ w, rtol=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 600, 1001])
+def test_select_inplace_matches_partition(n):
+    rng = np.random.default_rng(n)
+    for data in (rng.random(n), rng.integers(0, 4, n).astype(float), np.sort(rng.random(n)),
+                 np.sort(rng.random(n))[::-1].copy(), np.zeros(n)):
+        for k in {0, n // 10, n // 2, n - 1}:
+            a = data.copy()
+            assert _kernels.select_inplace(a, k) == np.partition(data, k)[k]
+            np.testing.assert_array_equal(np.sort(a), np.sort(data))  # a permutation of the input
