@@ -443,3 +443,28 @@ def test_adaptive_schedule_bad_input(problem):
     with pytest.raises(ValueError, match="schedule='geometric'"):
         SubgradientRecovery(2, schedule="adaptive").fit(op, y0)
     assert clone(SubgradientRecovery(2, schedule="adaptive")).get_params()["schedule"] == "adaptive"
+
+
+@pytest.mark.parametrize("noise", ["outliers", "gaussian"])
+def test_residual_quantile_measures_error_over_phi(noise):
+    # the adaptive schedule's premise: the density of |<A_i, D> - s_i| at 0 is phi(D) / ||D||_F, so a low
+    # q-quantile of the residuals is q ||D||_F / phi(D) (phi of digest B.2, checked by claim S7)
+    from validation.recovery import phi_closed_form
+
+    m, q, norm_d = 100_000, 0.02, 0.5
+    op = GaussianSensing(6, m, random_state=0)
+    rng = np.random.default_rng(1)
+    B = rng.standard_normal((6, 6))
+    D = (B + B.T) * norm_d / np.linalg.norm(B + B.T)
+    if noise == "outliers":  # one-sided U(0, 5) on half the measurements, the digest's S7 pilot
+        s = np.where(rng.random(m) < 0.5, 5.0 * rng.random(m), 0.0)
+        phi = phi_closed_form(norm_d, 0.5, 5.0)
+    else:
+        s = 0.2 * rng.standard_normal(m)
+        phi = np.sqrt(2 / np.pi) * norm_d / np.hypot(norm_d, 0.2)
+    quantile = np.quantile(np.abs(op(D) - s), q)
+    # sampling error of the quantile about 1/sqrt(q m) = 2.2 %
+    np.testing.assert_allclose(quantile, q * norm_d / phi, rtol=0.08)
+    # and not the outlier-free value: phi is 0.45 against 0.80 there (44 % apart)
+    if noise == "outliers":
+        assert abs(quantile / (q * norm_d / phi_closed_form(norm_d, 0.0, 5.0)) - 1) > 0.3
