@@ -878,6 +878,51 @@ def diagnose_adaptive_schedule(settings=_ADAPTIVE_SETTINGS, shrinks=(0.9, 0.95),
     return out
 
 
+#: settings of :func:`diagnose_adaptive_vs_geometric`: (name, d, r, m, make_sensing_problem keywords). The
+#: first three are those of diagnose_adaptive_schedule; then a small dimension, two instances near the
+#: sample-size threshold of SubGM and dense Gaussian noise
+_SCHEDULE_SETTINGS = (
+    ("benchmark (kappa 2)", 20, 2, 600, {"corruption": 0.3}),
+    ("kappa 5", 20, 3, 900, {"corruption": 0.3, "condition": 5.0}),
+    ("kappa 10, p = 0.6", 20, 2, 1600, {"corruption": 0.6, "condition": 10.0}),
+    ("d = 8, m = 400, p = 0.2", 8, 2, 400, {"corruption": 0.2}),
+    ("d = 8, m = 200, p = 0.2", 8, 2, 200, {"corruption": 0.2}),
+    ("d = 20, m = 200, no noise", 20, 2, 200, {}),
+    ("Gaussian noise 0.1, m = 800", 20, 2, 800, {"noise": "gaussian", "noise_level": 0.1}),
+)
+
+
+def diagnose_adaptive_vs_geometric(settings=_SCHEDULE_SETTINGS, seeds=range(5), n_iter=1500, level=1e-4,
+                                   verbose=False):
+    """``SubgradientRecovery`` with ``schedule="adaptive"`` against the default geometric schedule.
+
+    Per setting, seed and r' in (r, d): both schedules from the same initial factor and initial step
+    (same ``random_state``), ``n_iter`` iterations. Returns ``{(name, r', schedule): list of (first
+    iteration below ``level`` or None, final error)}``. Run with ``python -c "from validation.recovery
+    import diagnose_adaptive_vs_geometric as f; f(verbose=True)"`` (about a minute); docs/recovery.md
+    records the outcome.
+    """
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for name, d, r, m, kw in settings:
+            for s in seeds:
+                prob = make_sensing_problem(d, r, m, random_state=s, **kw)
+                for rp in (r, d):
+                    for schedule in ("geometric", "adaptive"):
+                        est = subgm(prob, rp, seed=s + 1, n_iter=n_iter, schedule=schedule)
+                        errors = est.history_["error"]
+                        out.setdefault((name, rp, schedule), []).append((first_below(errors, level),
+                                                                         float(errors[-1])))
+    if verbose:
+        for (name, rp, schedule), rows in out.items():
+            hits = [h for h, _ in rows if h is not None]
+            print(f"{name}, r'={rp}, {schedule}: below {level:.0e} in {len(hits)}/{len(rows)} "
+                  f"(iterations {[h for h, _ in rows]}), final errors "
+                  f"{' '.join(f'{e:.1e}' for _, e in rows)}")
+    return out
+
+
 def s5_success_rates(d, r, corruption, ms, seeds=range(5), ranks=None, verbose=False):
     """S5's protocol at another setting: success rates (error < 1e-3) per r' and m.
 
