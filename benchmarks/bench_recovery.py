@@ -370,7 +370,8 @@ def matrix_free(quick):
     np.testing.assert_allclose(free._forward(U @ U.T)[:200], stored @ w, rtol=1e-10, atol=1e-12)
     candidates = {
         "regenerate the normals only": lambda: regenerate(free.seed, m, n_free, _N_CHUNKS),
-        "fused step (A(UU^T), sign, A*(sign))": lambda: _kernels.matrix_free_sign_adjoint(free.seed, m, w, y, _N_CHUNKS, abs_res),
+        "fused step (A(UU^T), sign, A*(sign))": lambda: _kernels.matrix_free_sign_adjoint(free.seed, m, w, y,
+                                                                                          _N_CHUNKS, abs_res),
     }
     normals = m * n_free
     rows, cpu_per_normal = [], {}

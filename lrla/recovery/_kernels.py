@@ -696,8 +696,8 @@ def _step_size(eta0, decay, t, abs_res, res_ref, q_index, growth, steps):
 
 
 @njit(cache=True, fastmath=_REASSOC)
-def dense_subgm_symmetric(Z, y, U, eta0, decay, res_ref, q_index, stop_ratio, growth, t_start, t_stop, rows, cols, X_true,
-                          true_norm, tol, t_check, losses, steps, updates, errors):
+def dense_subgm_symmetric(Z, y, U, eta0, decay, res_ref, q_index, stop_ratio, growth, t_start, t_stop, rows, cols,
+                          X_true, true_norm, tol, t_check, losses, steps, updates, errors):
     """Iterations ``t_start .. t_stop - 1`` of symmetric SubGM on a dense packed Gaussian operator.
 
     ``Z`` (m, n_free) holds the packed free entries of the A_i (upper triangle,
