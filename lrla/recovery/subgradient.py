@@ -188,7 +188,9 @@ class SubgradientRecovery(BaseEstimator):
     true direction has not escaped (the error still contains it), so no step
     budget is needed and ``decay`` is not used; the 3 % cap on its growth
     damps oscillations. Without ``n_iter`` the run stops once
-    ``s_t / s_y < 1e-6``, else after the geometric schedule's default count.
+    ``s_t / s_y < 1e-6``, else after the geometric schedule's default count,
+    with a ``ConvergenceWarning`` (a noise floor, the floor of ``rank`` above
+    the true rank, or an oscillation).
     Measured (docs/recovery.md, Performance; 70 runs over 7 settings):
     1.3-7x fewer iterations than the geometric schedule on outlier problems
     and 5-500x lower error floors for ``rank`` above the true rank, but one
@@ -501,6 +503,15 @@ class SubgradientRecovery(BaseEstimator):
                     operator, y, X_true, L, R, steps_plan, n_iter, tol, t_escape, symmetric
                 )
         losses, steps, updates, errors = history
+        if stop_ratio > 0 and tol is None and not converged:
+            warnings.warn(
+                f"schedule='adaptive' ran its {n_iter} iterations without the residuals' estimate of the relative "
+                f"error falling below {stop_ratio:.0e} (the last step is {steps[n_done - 1] / eta0:.2g} x the first): "
+                "the residuals stopped shrinking, at a noise floor, an error floor of rank above the true rank, or "
+                "an oscillation. Near the sample-size threshold, schedule='geometric' is the safer choice.",
+                ConvergenceWarning,
+                stacklevel=user_stacklevel(),
+            )
         if tol is not None and not converged:
             warnings.warn(
                 f"SubgradientRecovery stopped on its iteration cap n_iter={n_iter} before the relative "

@@ -468,3 +468,15 @@ def test_residual_quantile_measures_error_over_phi(noise):
     # and not the outlier-free value: phi is 0.45 against 0.80 there (44 % apart)
     if noise == "outliers":
         assert abs(quantile / (q * norm_d / phi_closed_form(norm_d, 0.0, 5.0)) - 1) > 0.3
+
+
+def test_adaptive_default_stop_not_reached_warns():
+    # dense Gaussian noise: the residuals stop shrinking at the noise level, so the estimated error never
+    # reaches 1e-6 and the run takes the geometric schedule's default count
+    prob = make_sensing_problem(12, 2, 500, noise="gaussian", noise_level=0.05, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="without the residuals' estimate"):
+        est = SubgradientRecovery(2, schedule="adaptive", random_state=0).fit(prob.operator, prob.y, X_true=prob.X)
+    assert est.history_["error"][-1] < 0.02  # at the noise floor (measured 0.0114; geometric 0.0105), not lost
+    with warnings.catch_warnings():  # an explicit n_iter is run as asked, silently
+        warnings.simplefilter("error", ConvergenceWarning)
+        SubgradientRecovery(2, schedule="adaptive", n_iter=50, random_state=0).fit(prob.operator, prob.y)
