@@ -870,12 +870,17 @@ def diagnose_adaptive_schedule(settings=_ADAPTIVE_SETTINGS, shrinks=(0.9, 0.95),
                         out.setdefault((name, rp, schedule), []).append(
                             (first_below(errors, level), float(np.min(errors))))
     if verbose:
-        for (name, rp, schedule), rows in out.items():
-            hits = [h for h, _ in rows if h is not None]
-            print(f"{name}, r'={rp}, {schedule}: below {level:.0e} in {len(hits)}/{len(rows)} "
-                  f"(median iterations {np.median(hits) if hits else float('nan'):.0f}), "
-                  f"median smallest error {np.median([e for _, e in rows]):.1e}")
+        _print_schedule_runs(out, level, lambda hits, rows: (
+            f"(median iterations {np.median(hits) if hits else float('nan'):.0f}), "
+            f"median smallest error {np.median([e for _, e in rows]):.1e}"))
     return out
+
+
+def _print_schedule_runs(out, level, describe):
+    """One line per (setting, r', schedule) of a ``{key: [(first iteration below level or None, error)]}``."""
+    for (name, rp, schedule), rows in out.items():
+        hits = [h for h, _ in rows if h is not None]
+        print(f"{name}, r'={rp}, {schedule}: below {level:.0e} in {len(hits)}/{len(rows)} " + describe(hits, rows))
 
 
 #: settings of :func:`diagnose_adaptive_vs_geometric`: (name, d, r, m, make_sensing_problem keywords). The
@@ -915,11 +920,8 @@ def diagnose_adaptive_vs_geometric(settings=_SCHEDULE_SETTINGS, seeds=range(5), 
                         out.setdefault((name, rp, schedule), []).append((first_below(errors, level),
                                                                          float(errors[-1])))
     if verbose:
-        for (name, rp, schedule), rows in out.items():
-            hits = [h for h, _ in rows if h is not None]
-            print(f"{name}, r'={rp}, {schedule}: below {level:.0e} in {len(hits)}/{len(rows)} "
-                  f"(iterations {[h for h, _ in rows]}), final errors "
-                  f"{' '.join(f'{e:.1e}' for _, e in rows)}")
+        _print_schedule_runs(out, level, lambda hits, rows: (
+            f"(iterations {[h for h, _ in rows]}), final errors {' '.join(f'{e:.1e}' for _, e in rows)}"))
     return out
 
 
