@@ -904,7 +904,7 @@ def diagnose_adaptive_vs_geometric(settings=_SCHEDULE_SETTINGS, seeds=range(5), 
     Per setting, seed and r' in (r, d): both schedules from the same initial factor and initial step
     (same ``random_state``), ``n_iter`` iterations. Returns ``{(name, r', schedule): list of (first
     iteration below ``level`` or None, final error)}``. Run with ``python -c "from validation.recovery
-    import diagnose_adaptive_vs_geometric as f; f(verbose=True)"`` (about a minute); docs/recovery.md
+    import diagnose_adaptive_vs_geometric as f; f(verbose=True)"`` (about 12 s); docs/recovery.md
     records the outcome.
     """
     out = {}

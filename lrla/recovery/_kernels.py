@@ -712,10 +712,11 @@ def dense_subgm_symmetric(Z, y, U, eta0, decay, res_ref, q_index, stop_ratio, gr
 
     ``U`` is updated in place. Per iteration t the loss ``mean|res|``, the step,
     the relative update and (if ``true_norm > 0``) the relative error of
-    ``U_t U_t^T`` go to ``losses[t]`` ... ``errors[t]``. Returns the index after
-    the last iteration done: ``t_stop``, or earlier once ``t >= t_check`` and the
-    relative update is below ``tol`` (``tol <= 0`` never stops early), or once the
-    adaptive schedule's error ratio is below ``stop_ratio`` (``<= 0``: never).
+    ``U_t U_t^T`` go to ``losses[t]`` ... ``errors[t]``. Returns ``(n_done, stopped)``:
+    the index after the last iteration done, and whether the loop stopped on its
+    own, once ``t >= t_check`` and the relative update is below ``tol`` (``tol <= 0``
+    never stops early) or once the adaptive schedule's error ratio is below
+    ``stop_ratio`` (``<= 0``: never); otherwise ``(t_stop, False)``.
 
     The numpy reference is ``tests/recovery/reference.py::subgm_numpy``.
     """
@@ -763,8 +764,8 @@ def dense_subgm_symmetric(Z, y, U, eta0, decay, res_ref, q_index, stop_ratio, gr
         eta, ratio = _step_size(eta0, decay, t, abs_res, res_ref, q_index, growth, steps)
         _descend(U, D, eta)
         if _record(t, eta, loss / m, dnorm, unorm, tol, t_check, losses, steps, updates) or ratio < stop_ratio:
-            return t + 1
-    return t_stop
+            return t + 1, True
+    return t_stop, False
 
 
 @njit(cache=True, fastmath=_REASSOC)
@@ -823,5 +824,5 @@ def dense_subgm_asymmetric(Z, y, L, R, eta0, decay, res_ref, q_index, stop_ratio
         _descend(L, GR, eta)
         _descend(R, GtL, eta)
         if _record(t, eta, loss / m, gnorm, fnorm, tol, t_check, losses, steps, updates) or ratio < stop_ratio:
-            return t + 1
-    return t_stop
+            return t + 1, True
+    return t_stop, False

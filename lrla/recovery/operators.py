@@ -344,7 +344,8 @@ class GaussianSensing(SensingOperator):
         iteration. ``schedule = (eta0, decay, res_ref, q_index, stop_ratio, growth)`` (see
         ``_kernels._step_size``). ``X_true`` is used when ``true_norm > 0``; ``tol <= 0``
         never stops early. ``history`` = (losses, steps, updates, errors) arrays filled at
-        index t. Returns the index after the last iteration done (early on ``tol`` or ``stop_ratio``).
+        index t. Returns ``(n_done, stopped)``: the index after the last iteration done and
+        whether it stopped early (on ``tol`` or ``stop_ratio``).
         """
         return _kernels.dense_subgm_symmetric(
             self._flat, y, U, *schedule, t_start, t_stop, self._packing.rows, self._packing.cols,
