@@ -145,9 +145,9 @@ def _check_low_quantiles(abs_y, q_index):
     bound = min(0.25, float(scipy.stats.beta.ppf(1e-4, k1, k2 - k1)))
     if ratio < bound:
         warnings.warn(
-            f"schedule='adaptive': the smallest values of |y| cluster near 0 (its {k1}-th smallest is {ratio:.3g} x its "
-            f"{k2}-th, below {bound:.3g}): measurements coded as zero? They shrink the reference quantile of |y| and "
-            "inflate every step; use schedule='geometric'.",
+            f"schedule='adaptive': the smallest values of |y| cluster near 0 (its {k1}-th smallest is {ratio:.3g} x "
+            f"its {k2}-th, below {bound:.3g}): measurements coded as zero? They shrink the reference quantile of |y| "
+            "and inflate every step; use schedule='geometric'.",
             UserWarning,
             stacklevel=user_stacklevel(),
         )
