@@ -925,12 +925,14 @@ def diagnose_adaptive_vs_geometric(settings=_SCHEDULE_SETTINGS, seeds=range(5), 
     return out
 
 
-def s5_success_rates(d, r, corruption, ms, seeds=range(5), ranks=None, verbose=False):
+def s5_success_rates(d, r, corruption, ms, seeds=range(5), ranks=None, verbose=False, schedule="geometric"):
     """S5's protocol at another setting: success rates (error < 1e-3) per r' and m.
 
     The same runs as ``recovery.sample-size-rank-free`` (alpha = 1e-6, the exact rank's default step, the
     rule's decay, 1600 iterations), for checking the gap condition of :func:`diagnose_noise_edge_gap`
-    against settings it was not derived from. Returns ``{(m, r'): array of errors}``.
+    against settings it was not derived from. ``schedule="adaptive"`` replaces the decay by the
+    estimator's adaptive steps (a diagnostic: the claim runs the paper's schedule). Returns
+    ``{(m, r'): array of errors}``.
     """
     ranks = ranks or (r, 2 * r, d)
     out = {}
@@ -939,7 +941,8 @@ def s5_success_rates(d, r, corruption, ms, seeds=range(5), ranks=None, verbose=F
             prob = make_sensing_problem(d, r, m, corruption=corruption, random_state=s)
             ref = subgm(prob, r, seed=s, n_iter=1, quiet=True)
             for rp in ranks:
-                est = subgm(prob, rp, seed=s + 1, quiet=True, init_scale=1e-6, step_size=ref.step_size_, n_iter=1600)
+                est = subgm(prob, rp, seed=s + 1, quiet=True, init_scale=1e-6, step_size=ref.step_size_, n_iter=1600,
+                            schedule=schedule)
                 out.setdefault((m, rp), []).append(rel_error(est.X_, prob.X))
         if verbose:
             print(f"m={m}: " + ", ".join(f"r'={rp} {int(np.sum(np.array(out[(m, rp)]) < SUCCESS))}/{len(seeds)}"

@@ -67,3 +67,10 @@ def test_polyak_descent_steps_follow_the_excess_loss():
     np.testing.assert_array_equal(polyak_descent(op, y, X, U0, 0.3, -np.inf, 40), capped)  # always at the cap
     frozen = polyak_descent(op, y, X, U0, 0.3, np.inf, 40)  # no excess loss: no step
     np.testing.assert_array_equal(frozen, np.full(40, frozen[0]))
+
+
+def test_s5_success_rates_takes_a_schedule():
+    from validation.recovery import s5_success_rates
+
+    out = s5_success_rates(8, 1, 0.2, [200], seeds=range(1), ranks=(1, 2), schedule="adaptive")
+    assert set(out) == {(200, 1), (200, 2)} and all(v.shape == (1,) and np.isfinite(v).all() for v in out.values())
