@@ -428,6 +428,12 @@ class SubgradientRecovery(BaseEstimator):
         if not scale > 0:
             raise ValueError("`y` is identically zero: nothing to recover.")
         alpha = init_scale * math.sqrt(scale)
+        # SubGM is equivariant under y -> c y, U -> sqrt(c) U. The iteration runs on y / 2^k (k even, 2^k near
+        # scale): a power of two scales every product exactly, so the iterates are the same numbers up to
+        # that factor, but neither underflow (y ~ 1e-300: subnormal U U^T) nor overflow (y ~ 1e300).
+        shift = 2 * round(math.log2(scale) / 2)
+        y_unit = np.ldexp(y, -shift)
+        X_true_unit = None if X_true is None else np.ldexp(X_true, -shift)
 
         # Descent direction at U = 0 and the noise level of such a direction (random-sign probes, see
         # Notes), drawn before the initial factor so that they do not depend on `rank`.
@@ -505,7 +511,7 @@ class SubgradientRecovery(BaseEstimator):
             n_iter = t_escape + math.ceil(_TARGET_DECADES * math.log(10.0) / -math.log(decay))
             stop_ratio = 10.0 ** -_TARGET_DECADES if adaptive else 0.0
         q_index = max(math.ceil(_RESIDUAL_QUANTILE * m), 1) - 1
-        res_ref = float(np.partition(np.abs(y), q_index)[q_index]) if adaptive else 0.0
+        res_ref = float(np.partition(np.abs(y_unit), q_index)[q_index]) if adaptive else 0.0
         if adaptive and not res_ref > 0:
             raise ValueError(f"schedule='adaptive' steps relative to the {_RESIDUAL_QUANTILE:g}-quantile of |y|, which "
                              "is 0 here (at least that fraction of `y` is exactly zero); use schedule='geometric'.")
@@ -513,8 +519,9 @@ class SubgradientRecovery(BaseEstimator):
             _check_low_quantiles(np.abs(y), q_index)
         steps_plan = (eta0, decay, res_ref, q_index, stop_ratio, _ADAPTIVE_STEP_GROWTH)
 
-        L = alpha * G / np.linalg.norm(G, 2)
-        R = L if symmetric else alpha * H / np.linalg.norm(H, 2)
+        alpha_unit = math.ldexp(alpha, -shift // 2)
+        L = alpha_unit * G / np.linalg.norm(G, 2)
+        R = L if symmetric else alpha_unit * H / np.linalg.norm(H, 2)
 
         # Small GEMVs are memory-bound: BLAS threads only add synchronisation (20x slower on a loaded
         # 2-core machine, measured), so they run single-threaded. So do the small per-step products
@@ -526,12 +533,12 @@ class SubgradientRecovery(BaseEstimator):
         fused = operator._fused_symmetric if symmetric else operator._fused_asymmetric
         if fused:  # compiled loop, no BLAS calls
             L, R, n_done, converged, history = self._iterate_fused(
-                operator, y, X_true, L, R, steps_plan, n_iter, tol, t_escape, symmetric
+                operator, y_unit, X_true_unit, L, R, steps_plan, n_iter, tol, t_escape, symmetric
             )
         else:
             with threadpool_limits(limits=1, user_api="blas") if small else contextlib.nullcontext():
                 L, R, n_done, converged, history = self._iterate(
-                    operator, y, X_true, L, R, steps_plan, n_iter, tol, t_escape, symmetric
+                    operator, y_unit, X_true_unit, L, R, steps_plan, n_iter, tol, t_escape, symmetric
                 )
         losses, steps, updates, errors = history
         if stop_ratio > 0 and tol is None and not converged:
@@ -551,7 +558,10 @@ class SubgradientRecovery(BaseEstimator):
                 stacklevel=user_stacklevel(),
             )
         with np.errstate(over="ignore", invalid="ignore"):
-            X = L @ R.T
+            X_unit = L @ R.T
+            L = np.ldexp(L, shift // 2)
+            R = L if symmetric else np.ldexp(R, shift // 2)
+            X = np.ldexp(X_unit, shift)
         if not np.isfinite(X).all():
             warnings.warn(
                 "the iterates diverged (X_ is not finite): the step is too large for this problem; lower step_size"
@@ -559,16 +569,16 @@ class SubgradientRecovery(BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=user_stacklevel(),
             )
-        elif np.linalg.norm(X) < 1e-3 * scale:
+        elif np.linalg.norm(X_unit) < 1e-3 * math.ldexp(scale, -shift):
             warnings.warn(
                 "the iterate never left the small initialization (||X|| / scale = "
-                f"{np.linalg.norm(X) / scale:.2e}); increase step_size, decay or n_iter.",
+                f"{np.linalg.norm(X_unit) / math.ldexp(scale, -shift):.2e}); increase step_size, decay or n_iter.",
                 ConvergenceWarning,
                 stacklevel=user_stacklevel(),
             )
 
         self.U_, self.V_, self.X_ = L, R, X
-        self.history_ = {"loss": losses[:n_done], "step": steps[:n_done], "update": updates[:n_done]}
+        self.history_ = {"loss": np.ldexp(losses[:n_done], shift), "step": steps[:n_done], "update": updates[:n_done]}
         if X_true is not None:
             self.history_["error"] = errors[:n_done]
         self.n_iter_ = n_done

@@ -527,3 +527,27 @@ def test_divergence_warns_instead_of_returning_silently():
         est = SubgradientRecovery(2, schedule="adaptive", step_size=5.0, random_state=0).fit(prob.operator, prob.y)
     assert any("diverged" in str(w.message) for w in record)
     assert not np.isfinite(est.X_).all()
+
+
+@pytest.mark.parametrize("schedule", ["geometric", "adaptive"])
+@pytest.mark.parametrize("loop", ["compiled", "python"])
+def test_measurement_scale_is_exact_and_never_underflows(schedule, loop):
+    # SubGM is equivariant under y -> c y, U -> sqrt(c) U. With c a power of two that holds exactly; at
+    # y ~ 1e-300 the factor's products were subnormal (a false "never left the initialization" warning and,
+    # adaptive, error 3e-3 instead of 6e-6), at y ~ 1e300 the error history was NaN.
+    prob = make_sensing_problem(8, 2, 300, corruption=0.2, random_state=0)
+    op = prob.operator if loop == "compiled" else SensingOperator(
+        np.stack([prob.operator.adjoint(e) for e in np.eye(300)]))
+    kw = dict(schedule=schedule, random_state=0)
+    ref = SubgradientRecovery(3, **kw).fit(op, prob.y, X_true=prob.X)
+    assert ref.history_["error"][-1] < 1e-4
+    for k in (-996, 996):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            est = SubgradientRecovery(3, **kw).fit(op, np.ldexp(prob.y, k), X_true=np.ldexp(prob.X, k))
+        np.testing.assert_array_equal(est.X_, np.ldexp(ref.X_, k))
+        np.testing.assert_array_equal(est.U_, np.ldexp(ref.U_, k // 2))
+        np.testing.assert_array_equal(est.history_["loss"], np.ldexp(ref.history_["loss"], k))
+        for key in ("step", "update", "error"):
+            np.testing.assert_array_equal(est.history_[key], ref.history_[key])
+        assert est.scale_ == np.ldexp(ref.scale_, k) and est.alpha_ == np.ldexp(ref.alpha_, k // 2)
