@@ -644,11 +644,12 @@ class SubgradientRecovery(BaseEstimator):
                 )
             losses[t], steps[t], updates[t] = loss, eta, upd
             L, R = L_new, R_new
-            if self.verbose and (t % max(1, n_iter // 10) == 0 or t == n_iter - 1):
+            converged = (tol is not None and t >= t_escape and upd < tol) or ratio < stop_ratio
+            # the compiled loop's print points: the end of each block of n_iter // 10 iterations, and the stop
+            if self.verbose and ((t + 1) % max(1, n_iter // 10) == 0 or t == n_iter - 1 or converged):
                 err = f", error {errors[t]:.3e}" if X_true is not None else ""
                 print(f"[SubgradientRecovery] iter {t:5d}: loss {loss:.4e}, step {eta:.3e}{err}")
-            if (tol is not None and t >= t_escape and upd < tol) or ratio < stop_ratio:
-                converged = True
+            if converged:
                 break
         return L, R, t + 1, converged, (losses, steps, updates, errors)
 

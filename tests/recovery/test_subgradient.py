@@ -551,3 +551,14 @@ def test_measurement_scale_is_exact_and_never_underflows(schedule, loop):
         for key in ("step", "update", "error"):
             np.testing.assert_array_equal(est.history_[key], ref.history_[key])
         assert est.scale_ == np.ldexp(ref.scale_, k) and est.alpha_ == np.ldexp(ref.alpha_, k // 2)
+
+
+@pytest.mark.parametrize("tol", [None, 5e-3])
+def test_verbose_prints_at_the_same_iterations_in_both_loops(problem, capsys, tol):
+    generic = SensingOperator(np.stack([problem.operator.adjoint(e) for e in np.eye(problem.operator.n_measurements)]))
+    printed = []
+    for op in (problem.operator, generic):
+        est = SubgradientRecovery(4, n_iter=305, tol=tol, verbose=True, random_state=3).fit(op, problem.y)
+        printed.append([int(line.split("iter")[1].split(":")[0]) for line in capsys.readouterr().out.splitlines()])
+    assert printed[0] == printed[1]
+    assert printed[0][-1] == est.n_iter_ - 1 and (tol is not None) == (est.n_iter_ < 305)
