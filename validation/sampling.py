@@ -333,12 +333,29 @@ EPS_EMBED = 0.5
 SUCCESS = 0.9
 
 
+COHERENT_DELTA = 0.01
+
+
+def _coherent_block(n_b, rng):
+    """d = 3 block: n_b - 2 rows (g1, g2, 0) and 2 small rows delta (h1, h2, 1) that alone carry the third direction.
+
+    Each small row has l_1 sensitivity >= 1/2 whatever delta is (sensitivities depend on the column space only),
+    so sensitivity sampling keeps both from m ~ 2 S; a sampler driven by row norms keeps each with probability
+    ~ m delta / sum of norms and misses the direction (distortion 1).
+    """
+    A = np.zeros((n_b, 3))
+    A[:2] = COHERENT_DELTA * np.column_stack([rng.standard_normal((2, 2)), np.ones(2)])
+    A[2:, :2] = rng.standard_normal((n_b - 2, 2))
+    return A
+
+
 @functools.lru_cache(maxsize=4)
 def _complexity_blocks(scale, seed):
-    """Block types (n_b x 3) with their exact p = 1 sensitivities: flat Gaussian and single heavy rows."""
+    """Block types (n_b x 3) with their exact p = 1 sensitivities: coherent small rows, flat Gaussian, heavy rows."""
     rng = np.random.default_rng(seed)
     n_b = 120
-    types = {"flat": make_flat_matrix(3, kind="gaussian", n=n_b, random_state=rng),
+    types = {"coherent": _coherent_block(n_b, np.random.default_rng([seed, 5])),  # own stream: others unchanged
+             "flat": make_flat_matrix(3, kind="gaussian", n=n_b, random_state=rng),
              "heavy": make_heavy_row_matrix(n_b, 3, heavy_scale=2.0 * n_b, random_state=rng)}
     if scale == "full":
         types["medium"] = make_heavy_row_matrix(n_b, 3, heavy_scale=0.5 * n_b, random_state=rng)
@@ -383,17 +400,38 @@ def _m_star(blocks, scores, n_trials, seed):
     return grid[lo]
 
 
-def _complexity_sweep(scale, seed, scheme):
+#: Samplers that are not l_1 sensitivity sampling (the claim's control): uniform (heavy rows must all be kept),
+#: l_1 row norms (not a function of the column space: misses the coherent block's small rows) and l_2 leverage
+#: scores (the p = 2 sensitivities used at p = 1: starve Gaussian rows next to heavy ones).
+WRONG_SCHEMES = ("uniform", "row_norm", "leverage")
+
+
+def _scheme_scores(A, s, scheme):
+    if scheme == "sensitivity":
+        return s
+    if scheme == "uniform":
+        return np.ones_like(s)
+    if scheme == "row_norm":
+        return np.abs(A).sum(axis=1)
+    if scheme == "leverage":
+        return leverage_scores(A)
+    raise ValueError(scheme)
+
+
+def _complexity_sweep(scale, seed, scheme, stop_at_missing=False):
+    """m* per (family, copies). stop_at_missing: stop at the first instance without m* (the verdict is then fail)."""
     types = _complexity_blocks(scale, seed)
     copies = (1, 2, 4) if scale == "quick" else (1, 2, 4, 8)
     n_trials = 20 if scale == "quick" else 40
     rows = []
     for name, (A, s) in types.items():
-        sc = s if scheme == "sensitivity" else np.ones_like(s)
+        sc = _scheme_scores(A, s, scheme)
         for B in copies:
             m = _m_star([A] * B, [sc] * B, n_trials, seed)
             rows.append(dict(instance=name, copies=B, total_sensitivity=B * float(s.sum()), m_star=m,
                              n_rows=B * A.shape[0]))
+            if m is None and stop_at_missing:
+                return rows
     return rows
 
 
@@ -434,9 +472,9 @@ def _complexity_verdict(rows, p=1.0, bound=None):
     where="main upper bound for p < 2, O~(eps^-2 S^{2/p}) (abstract; digest P-A1)",
     statement="For p = 1, l_1 sensitivity sampling reaches an eps-subspace embedding (eps = 0.5) in >= 90% of seeds "
               "with m* = O(S^{2/p}) expected rows, S the total sensitivity.",
-    prediction="on flat and heavy-row families (d = 3 blocks, composed block-diagonally to sweep S), m* exists below "
-               "n/2 and the log-log slope of m* vs S has its 95% CI upper end <= 2/p = 2 (one-sided); measured slope "
-               "and constant reported",
+    prediction="on flat, heavy-row and coherent (two small rows alone span one direction) families (d = 3 blocks, "
+               "composed block-diagonally to sweep S), m* exists below n/2 and the log-log slope of m* vs S has its "
+               "95% CI upper end <= 2/p = 2 (one-sided); measured slope and constant reported",
 )
 def sample_complexity(scale, seed):
     rows = _complexity_sweep(scale, seed, "sensitivity")
@@ -452,12 +490,21 @@ def sample_complexity(scale, seed):
 
 @sample_complexity.control
 def _(scale, seed):
-    # Uniform sampling on the same (coherent) family: the heavy rows must all be kept, so m* ~ n.
-    rows = _complexity_sweep(scale, seed, "uniform")
-    ok, fit, reason = _complexity_verdict(rows)
-    return Result(passed=ok, reason="uniform sampling: " + reason,
-                  measured={"m_star": {f"{r['instance']} x{r['copies']}": r["m_star"] for r in rows}},
-                  series={"rows": rows, "fit": fit})
+    # Samplers that are not l_1 sensitivity sampling, through the same check: if any of them passes, the check
+    # cannot tell sensitivity sampling from it. Uniform runs the whole sweep (plotted); the others stop at their
+    # first instance without m*.
+    verdicts, reasons, rows_by = {}, [], {}
+    for scheme in WRONG_SCHEMES:
+        rows = _complexity_sweep(scale, seed, scheme, stop_at_missing=scheme != "uniform")
+        ok, fit, reason = _complexity_verdict(rows)
+        verdicts[scheme], rows_by[scheme] = ok, rows
+        reasons.append(f"{scheme}: " + ("PASSES, " if ok else "") + reason)
+    uniform = rows_by["uniform"]
+    return Result(passed=any(verdicts.values()), reason="; ".join(reasons),
+                  measured={"passes": verdicts,
+                            "m_star": {s: {f"{r['instance']} x{r['copies']}": r["m_star"] for r in rows}
+                                       for s, rows in rows_by.items()}},
+                  series={"rows": uniform, "fit": _complexity_verdict(uniform)[1], "wrong": rows_by})
 
 
 def _m_star_plot(result, control, *, bound, bound_label, xlabel, ylabel, title=None):
@@ -938,19 +985,37 @@ def _(result, control):
 
 # --- P-A7: downstream l_1 regression -------------------------------------------------------------------
 
+REGRESSION_N = 600
+REGRESSION_MINORITY = 8  # high-leverage rows a_i1 = +-6 on slope 10 (the bulk's slope is 1)
+
+
 @functools.lru_cache(maxsize=2)
 def _regression_instance(seed):
-    """[A b] with a coherent column (only 3 rows carry it) and heavy-tailed noise; exact s of [A b]."""
+    """[A b] where the sample's weights matter; exact l_1 sensitivities of [A b].
+
+    Three coherent rows carry column 2 (uniform sampling misses them). A minority of 8 high-leverage rows
+    (a_i1 = +-6, |a_i1| mass 48 against ~470 for the bulk) follows slope 10 instead of 1, so the l_1 optimum (a
+    weighted median) follows the bulk and the minority carries its residual: their sensitivity is ~0.1 each and
+    they are kept with q_i = 1, while bulk rows get q_i ~ 0.025 (weight ~40). Without the weights the sampled bulk
+    mass (~18 expected) is below the minority's, and the fit moves to slope 10 (7-8x the optimal cost).
+    """
     rng = np.random.default_rng(seed)
-    n = 150
+    n, k = REGRESSION_N, REGRESSION_MINORITY
     A = np.column_stack([rng.standard_normal(n), np.zeros(n)])
     A[:3, 1] = 1.0
-    b = A @ np.array([1.0, -2.0]) + rng.standard_t(1.5, n)
+    minority = np.arange(3, 3 + k)
+    A[minority, 0] = 6.0 * np.where(np.arange(k) % 2 == 0, 1.0, -1.0)
+    slope = np.ones(n)
+    slope[minority] = 10.0
+    b = slope * A[:, 0] - 2.0 * A[:, 1] + 0.1 * rng.standard_t(1.5, n)
     Ab = np.column_stack([A, b])
     return A, b, Ab, lp_sensitivities(Ab, 1.0)
 
 
+@functools.lru_cache(maxsize=4)
 def _regression_trials(scale, seed, scheme):
+    """Per seed: exact distortion of the sample on span[A b] and the cost ratios of the solve on the sample, with its
+    weights (the claim) and without them (a wrong implementation, used by the control)."""
     A, b, Ab, s = _regression_instance(seed)
     opt = float(np.sum(np.abs(A @ lp_regression(A, b, 1.0) - b)))
     n_trials = 30 if scale == "quick" else 100
@@ -959,21 +1024,25 @@ def _regression_trials(scale, seed, scheme):
     out = []
     for t in range(n_trials):
         sample = sample_rows(Ab, scores, m, p=1.0, replace=False, random_state=np.random.default_rng([seed, t]))
+        rows = sample.indices
+        if rows.size < A.shape[1] or np.linalg.matrix_rank(A[rows]) < A.shape[1]:
+            # The sample misses a direction of span[A]: S A x = 0 for some A x != 0, so its distortion is exactly 1
+            # and the sampled regression is not determined.
+            out.append(dict(eps=1.0, ratio=np.inf, ratio_unweighted=np.inf, rows=sample.n_rows))
+            continue
         eps = lp_distortion(Ab, sample, 1.0).value
-        try:
-            x = lp_regression(A, b, 1.0, sample=RowSample(sample.indices, sample.weights, sample.matrix[:, :2], 1.0))
-            ratio = float(np.sum(np.abs(A @ x - b))) / opt
-        except ValueError:  # the sample missed a direction entirely: no determined solution
-            ratio = np.inf
-        out.append(dict(eps=eps, ratio=ratio, rows=sample.n_rows))
-    return out
+        x = lp_regression(A, b, 1.0, sample=RowSample(rows, sample.weights, sample.matrix[:, :2], 1.0))
+        x_unweighted = lp_regression(A[rows], b[rows], 1.0)  # wrong on purpose: the weights 1/q_i dropped
+        out.append(dict(eps=eps, ratio=float(np.sum(np.abs(A @ x - b))) / opt,
+                        ratio_unweighted=float(np.sum(np.abs(A @ x_unweighted - b))) / opt, rows=sample.n_rows))
+    return tuple(out)
 
 
-def _regression_verdict(trials):
+def _regression_verdict(trials, key="ratio"):
     target = (1 + EPS_EMBED) / (1 - EPS_EMBED)
     # The theorem: whenever S is an eps-embedding of span[A b], cost ratio <= (1+eps)/(1-eps).
-    broken = [t for t in trials if t["eps"] < 1 and t["ratio"] > (1 + t["eps"]) / (1 - t["eps"]) * (1 + 1e-7)]
-    good = np.mean([t["ratio"] <= target for t in trials])
+    broken = [t for t in trials if t["eps"] < 1 and t[key] > (1 + t["eps"]) / (1 - t["eps"]) * (1 + 1e-7)]
+    good = np.mean([t[key] <= target for t in trials])
     return (not broken) and good >= SUCCESS, broken, float(good), target
 
 
@@ -997,7 +1066,7 @@ def regression(scale, seed):
                f"median ratio {np.median(ratios):.3f}",
         measured={"fraction_within_3": good, "median_ratio": float(np.median(ratios)),
                   "max_ratio": float(ratios.max()), "median_rows": float(np.median([t["rows"] for t in trials])),
-                  "median_eps": float(np.median([t["eps"] for t in trials]))},
+                  "median_eps": float(np.median([t["eps"] for t in trials])), "n": REGRESSION_N},
         predicted={"fraction_within_3": f">= {SUCCESS}"},
         series={"trials": trials},
     )
@@ -1005,22 +1074,35 @@ def regression(scale, seed):
 
 @regression.control
 def _(scale, seed):
-    # Uniform sampling at the same m on the coherent instance misses the three rows that carry column 2.
-    trials = _regression_trials(scale, seed, "uniform")
-    ok, broken, good, target = _regression_verdict(trials)
-    return Result(passed=ok, reason=f"uniform sampling: ratio <= {target:g} in {good:.0%} of seeds",
-                  measured={"fraction_within_3": good}, series={"trials": trials})
+    # Two wrong implementations through the same check; if either passes, the check has no teeth.
+    # (1) uniform sampling at the same m misses the three rows that carry column 2;
+    # (2) the sensitivity samples of the claim solved without their weights 1/q_i: the minority's slope wins.
+    uniform = _regression_trials(scale, seed, "uniform")
+    ok_u, _, good_u, target = _regression_verdict(uniform)
+    sens = _regression_trials(scale, seed, "sensitivity")
+    ok_w, broken_w, good_w, _ = _regression_verdict(sens, key="ratio_unweighted")
+    unweighted = np.array([t["ratio_unweighted"] for t in sens])
+    return Result(passed=ok_u or ok_w,
+                  reason=f"uniform sampling: ratio <= {target:g} in {good_u:.0%} of seeds; sensitivity samples solved "
+                         f"without their weights: ratio <= {target:g} in {good_w:.0%}, bound violated in "
+                         f"{len(broken_w)} of {len(sens)} seeds, median ratio {np.median(unweighted):.2f}",
+                  measured={"uniform_fraction_within_3": good_u, "unweighted_fraction_within_3": good_w,
+                            "unweighted_bound_violations": len(broken_w),
+                            "unweighted_median_ratio": float(np.median(unweighted))},
+                  series={"trials": uniform, "unweighted": sens})
 
 
 @regression.plot
 def _(result, control):
     fig, ax = new_figure()
     e = np.linspace(0, 0.95, 100)
-    for res, lab, mk in ((result, "sensitivity sampling", "o"), (control, "control: uniform", "x")):
-        if res is None:
-            continue
-        tr = res.series["trials"]
-        ax.plot([min(t["eps"], 0.99) for t in tr], [min(t["ratio"], 1e3) for t in tr], mk, label=lab)
+    panels = [(result, "trials", "ratio", "sensitivity sampling", "o")]
+    if control is not None:
+        panels += [(control, "trials", "ratio", "control: uniform", "x"),
+                   (control, "unweighted", "ratio_unweighted", "control: sensitivity sample without weights", "+")]
+    for res, series, key, lab, mk in panels:
+        tr = res.series[series]
+        ax.plot([min(t["eps"], 0.99) for t in tr], [min(t[key], 1e3) for t in tr], mk, label=lab)
     ax.plot(e, (1 + e) / (1 - e), "k--", lw=1, label="(1+eps)/(1-eps)")
     ax.set_yscale("log")
     ax.set_xlabel("exact distortion eps of the sample on span[A b]")
