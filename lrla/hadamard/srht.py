@@ -6,10 +6,11 @@ import math
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.random_projection import johnson_lindenstrauss_min_dim
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._rng import check_random_state
-from .._validation import check_int, check_matrix, next_power_of_two
+from .._validation import check_int, check_matrix, check_option, check_scalar, next_power_of_two
 from . import _kernels
 from .fwht import _redo_overflowed
 
@@ -97,19 +98,29 @@ class SRHT(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     ``d' = 2**ceil(log2 n_features)``), in ``O(d' log d')`` per sample instead
     of the ``O(d' m)`` of a dense Gaussian projection. Squared norms are
     preserved in expectation; the map is fixed once fitted. An alternative
-    to ``sklearn.random_projection.GaussianRandomProjection``, with three
-    differences: ``n_components`` must be given (no ``"auto"`` /
-    ``eps`` rule), ``X`` must be dense (scipy.sparse is rejected), and there
-    is no ``inverse_transform``.
+    to ``sklearn.random_projection.GaussianRandomProjection`` with the same
+    ``n_components`` / ``eps`` parameters, and two differences: ``X`` must be
+    dense (scipy.sparse is rejected), and there is no ``inverse_transform``.
 
     Parameters
     ----------
-    n_components : int
-        Target dimension m, ``1 <= m <= d'``.
+    n_components : int or "auto", default="auto"
+        Target dimension m, ``1 <= m <= d'``. ``"auto"``: the Gaussian
+        Johnson-Lindenstrauss dimension of scikit-learn,
+        ``johnson_lindenstrauss_min_dim(n_samples, eps=eps)``, from the number
+        of samples seen by ``fit`` (a ``ValueError`` if it exceeds ``d'``). That
+        rule is proven for Gaussian maps; the SRHT's proven dimension carries
+        extra ``log d`` factors [2]_, but at the Gaussian dimension its
+        measured worst pairwise distortion was below the Gaussian map's and
+        below ``eps`` (docs/hadamard.md).
+    eps : float, default=0.1
+        Distortion of the ``"auto"`` rule, ``0 < eps < 1``; unused otherwise.
     random_state : None, int, Generator or RandomState
 
     Attributes
     ----------
+    n_components_ : int
+        The target dimension m (``n_components``, or the ``"auto"`` rule's).
     n_features_in_ : int
     padded_features_ : int
         d'.
@@ -121,6 +132,9 @@ class SRHT(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     ----------
     .. [1] N. Ailon and B. Chazelle, "The fast Johnson-Lindenstrauss transform
        and approximate nearest neighbors", SIAM J. Comput. 39 (2009).
+    .. [2] F. Krahmer and R. Ward, "New and improved Johnson-Lindenstrauss
+       embeddings via the restricted isometry property", SIAM J. Math. Anal.
+       43 (2011).
 
     Examples
     --------
@@ -135,8 +149,9 @@ class SRHT(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     True
     """
 
-    def __init__(self, n_components, *, random_state=None):
+    def __init__(self, n_components="auto", *, eps=0.1, random_state=None):
         self.n_components = n_components
+        self.eps = eps
         self.random_state = random_state
 
     def fit(self, X, y=None):
@@ -145,7 +160,8 @@ class SRHT(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array_like of shape (n_samples, n_features)
-            Only its shape is used (dense input; scipy.sparse is rejected).
+            Only its shape is used (dense input; scipy.sparse is rejected);
+            ``n_components="auto"`` sizes the map for its n_samples.
         y : ignored
 
         Returns
@@ -155,15 +171,26 @@ class SRHT(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=1)
         d = X.shape[1]
         d_pad = next_power_of_two(d)
-        m = check_int(self.n_components, "n_components", min_value=1)
-        if m > d_pad:
-            raise ValueError(
-                f"`n_components` must be <= {d_pad} (n_features={d} padded to a power of two); got {m}."
-            )
+        if isinstance(self.n_components, str):
+            check_option(self.n_components, "n_components", ("auto",))
+            eps = check_scalar(self.eps, "eps", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+            m = int(johnson_lindenstrauss_min_dim(X.shape[0], eps=eps))
+            if m > d_pad:
+                raise ValueError(
+                    f"n_components='auto' with eps={eps:g} and n_samples={X.shape[0]} gives the target dimension "
+                    f"{m}, above n_features={d} padded to {d_pad}: pass a larger `eps` or an integer `n_components`."
+                )
+        else:
+            m = check_int(self.n_components, "n_components", min_value=1)
+            if m > d_pad:
+                raise ValueError(
+                    f"`n_components` must be <= {d_pad} (n_features={d} padded to a power of two); got {m}."
+                )
         rng = check_random_state(self.random_state)
         self.padded_features_ = d_pad
         self.signs_ = (rng.integers(0, 2, size=d_pad) * 2 - 1).astype(np.float64)
         self.components_indices_ = np.sort(rng.choice(d_pad, size=m, replace=False))
+        self.n_components_ = m
         self._n_features_out = m
         return self
 
@@ -187,7 +214,7 @@ class SRHT(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             padded *= self.signs_.astype(X.dtype)
             return padded
 
-        scale = X.dtype.type(math.sqrt(1.0 / self.n_components))
+        scale = X.dtype.type(math.sqrt(1.0 / self.n_components_))
         work = signed_rows(slice(None))
         if _kernels.fwht_rows(work, scale):
             _redo_overflowed(work, signed_rows, lambda W: _kernels.fwht_rows(W, scale))

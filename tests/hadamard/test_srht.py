@@ -129,9 +129,34 @@ def test_differences_from_gaussian_random_projection_are_documented():
     """A user swapping GaussianRandomProjection for SRHT hits these; the docstring lists them."""
     import scipy.sparse as sp
 
-    with pytest.raises(TypeError):
-        SRHT()  # n_components has no default
     with pytest.raises(TypeError, match="dense data is required"):
         SRHT(4, random_state=0).fit(sp.random_array((10, 8), density=0.5, random_state=0, format="csr"))
     assert not hasattr(SRHT, "inverse_transform")
-    assert "``n_components`` must be given" in SRHT.__doc__ and "``X`` must be dense" in SRHT.__doc__
+    assert "``X`` must be\n    dense" in SRHT.__doc__ and "no ``inverse_transform``" in SRHT.__doc__
+
+
+def test_auto_components_follow_the_gaussian_jl_rule_and_meet_eps():
+    from sklearn.metrics import pairwise_distances
+    from sklearn.random_projection import johnson_lindenstrauss_min_dim
+
+    rng = np.random.default_rng(0)
+    gauss = rng.standard_normal((100, 4096))
+    one_hot = np.eye(4096)[rng.choice(4096, 100, replace=False)]  # sparse rows
+    for X in (gauss, one_hot):
+        est = SRHT(eps=0.3, random_state=0).fit(X)
+        assert est.n_components_ == johnson_lindenstrauss_min_dim(100, eps=0.3) == 511
+        iu = np.triu_indices(100, 1)
+        ratio = pairwise_distances(est.transform(X), squared=True)[iu] / pairwise_distances(X, squared=True)[iu]
+        assert np.abs(ratio - 1).max() < 0.3  # measured 0.22 (Gaussian rows) and 0.14 (one-hot)
+    assert SRHT(7).fit(gauss).n_components_ == 7  # an integer is used as given; eps is ignored
+    assert SRHT().get_params()["n_components"] == "auto" and SRHT().eps == 0.1
+
+
+def test_auto_components_bad_input():
+    with pytest.raises(ValueError, match="n_components='auto' with eps=0.1 and n_samples=100 gives"):
+        SRHT(random_state=0).fit(np.ones((100, 1000)))  # 3947 > 1024
+    for eps in (0.0, 1.0, -0.5):
+        with pytest.raises(ValueError, match="eps"):
+            SRHT(eps=eps).fit(np.ones((10, 4096)))
+    with pytest.raises(ValueError, match="n_components"):
+        SRHT("automatic").fit(np.ones((10, 4096)))
