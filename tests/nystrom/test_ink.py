@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from lrla.datasets import make_clusters_outliers
-from lrla.nystrom import InkEstimate, ridge_leverage_scores
+from lrla.nystrom import InkEstimate, effective_dimension, ridge_leverage_scores
 from lrla.nystrom.leverage import spectral_accuracy
 
 from .reference import rbf_gram
@@ -158,7 +158,27 @@ def test_feature_mismatch_in_partial_fit():
 
 
 def test_a_collapsed_empty_dictionary_warns_at_the_callers_line():
-    """Fed one row at a time, budget=None gives 32 slots and the dictionary empties: a warning, not a silent K~ = 0."""
+    """An explicit budget far too small, fed one row at a time: the dictionary empties, and that is a warning."""
+    import warnings
+
+    from sklearn.datasets import load_digits
+
+    X = load_digits().data[:300] / 16
+    ink = InkEstimate(ridge=1.0, budget=32, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for row in X:
+            ink.partial_fit(row[None])
+    assert ink.dictionary_.indices.size == 0
+    ours = [w for w in caught if "dictionary is empty" in str(w.message)]
+    assert ours and len({str(w.message) for w in ours}) == 1  # one constant message: shown once by default
+    assert "budget_=32" in str(ours[0].message) and "budget=None" not in str(ours[0].message)
+    assert all(w.filename == __file__ for w in ours)
+
+
+def test_default_budget_fed_one_row_at_a_time_does_not_collapse():
+    """The defect of the 2026-11-23 review: budget=None sized 32 slots from a first batch of one row, and on
+    digits every point was evicted. Now the rule sees the stream's first min(1000, n) points, whatever the batches."""
     import warnings
 
     from sklearn.datasets import load_digits
@@ -169,12 +189,94 @@ def test_a_collapsed_empty_dictionary_warns_at_the_callers_line():
         warnings.simplefilter("always")
         for row in X:
             ink.partial_fit(row[None])
-    assert ink.budget_ == 32 and ink.dictionary_.indices.size == 0
-    ours = [w for w in caught if "dictionary is empty" in str(w.message)]
-    assert ours and len({str(w.message) for w in ours}) == 1  # one constant message: shown once by default
-    assert "first batch, here 1 row(s)" in str(ours[0].message)
-    assert all(w.filename == __file__ for w in ours)
-    with warnings.catch_warnings(record=True) as caught:  # the whole stream at once: no warning
-        warnings.simplefilter("always")
-        whole = InkEstimate(ridge=1.0, random_state=0).fit(X)
-    assert whole.dictionary_.indices.size > 0 and not caught
+        size = ink.dictionary_.indices.size  # the tentative state is computed here
+    assert not [w for w in caught if "dictionary is empty" in str(w.message)]
+    K = rbf_gram(X, gamma=1 / 64)
+    assert ink.budget_ == int(np.ceil(8 * effective_dimension(K, 1.0) / 0.25)) and ink.n_budget_points_ == 300
+    assert size > 100 and spectral_accuracy(K, ink.dictionary_.indices, ink.weights_, 1.0) < 1.0
+
+
+def _ink_state(ink):
+    return {
+        "indices": ink.dictionary_.indices, "points": ink.dictionary_.points, "weights": ink.weights_,
+        "scores": ink.scores_, "counts": ink.counts_, "sizes": ink.dictionary_sizes_,
+        "scalars": np.array([ink.normalizer_, ink.budget_, ink.n_budget_points_, ink.n_seen_,
+                             ink.n_kernel_evaluations_], dtype=float),
+    }
+
+
+def _assert_same_state(a, b):
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+@pytest.fixture(scope="module")
+def smooth_stream():
+    # 1100 points (longer than the 1000-point budget probe) with a small effective dimension (about 3 at 100
+    # points, 7 at 1000), so that the default budget (a few hundred slots) runs in a second.
+    return np.random.default_rng(0).standard_normal((1100, 2))
+
+
+@pytest.mark.parametrize("n", [300, 1100])
+def test_default_budget_does_not_depend_on_the_batches(smooth_stream, n):
+    X = smooth_stream[:n]
+    params = dict(ridge=5.0, kernel_params={"gamma": 0.1}, random_state=4)
+    whole = InkEstimate(**params).fit(X)
+    assert whole.n_seen_ == n and whole.n_budget_points_ == min(n, 1000)
+    deff = effective_dimension(rbf_gram(X[:1000], gamma=0.1), 5.0)
+    assert whole.budget_ == int(np.ceil(8 * deff / 0.25))
+    reference = _ink_state(whole)
+    one_batch = InkEstimate(**params).partial_fit(X)
+    rows = InkEstimate(**params)
+    for x in X:
+        rows.partial_fit(x[None, :])
+    sevens = InkEstimate(**params)  # read now and then: the tentative states must not leak into the result
+    budgets = []
+    for start in range(0, n, 7):
+        sevens.partial_fit(X[start:start + 7])
+        if start % 70 == 0:
+            budgets.append(sevens.budget_)
+    for other in (one_batch, rows, sevens):
+        _assert_same_state(_ink_state(other), reference)
+    assert np.all(np.diff(budgets) >= 0)  # d_eff of a growing prefix only grows
+    if n > 1000:
+        assert rows._buffer is None  # released: from 1000 points on, points are processed as they arrive
+
+
+def test_tentative_state_is_the_fit_of_the_points_so_far(smooth_stream):
+    X = smooth_stream
+    params = dict(ridge=5.0, kernel_params={"gamma": 0.1}, random_state=1)
+    ink, done = InkEstimate(**params), 0
+    for stop in (150, 400, 999, 1000, 1100):
+        ink.partial_fit(X[done:stop])
+        done = stop
+        assert ink.n_seen_ == stop and ink.dictionary_sizes_.shape == (stop,)
+        _assert_same_state(_ink_state(ink), _ink_state(InkEstimate(**params).fit(X[:stop])))
+        assert ink.n_budget_points_ == min(stop, 1000)
+
+
+def test_buffered_points_are_copies(smooth_stream):
+    X = smooth_stream[:200].copy()
+    params = dict(ridge=5.0, kernel_params={"gamma": 0.1}, random_state=0)
+    reference = _ink_state(InkEstimate(**params).fit(X))
+    ink = InkEstimate(**params).partial_fit(X)
+    X[:] = 0.0  # the caller reuses its array before the tentative state is computed
+    _assert_same_state(_ink_state(ink), reference)
+
+
+def test_fitted_attributes_before_fit():
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    ink = InkEstimate(ridge=1.0)
+    assert not hasattr(ink, "dictionary_") and not hasattr(ink, "budget_")
+    with pytest.raises(NotFittedError):
+        check_is_fitted(ink)
+    ink.partial_fit(np.ones((3, 2)))
+    check_is_fitted(ink)
+    assert ink.budget_ == 32 and ink.n_budget_points_ == 3  # d_eff of three equal points < 1: the floor
+    with pytest.raises(ValueError, match="features"):  # checked while the points are only buffered
+        ink.partial_fit(np.ones((3, 3)))
+    with pytest.raises(ValueError, match="`X` is too large"):
+        ink.partial_fit(np.full((2, 2), 1e200))
+    assert ink.n_seen_ == 3
