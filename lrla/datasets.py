@@ -595,15 +595,15 @@ def make_sensing_problem(
         (``outlier_sign="one-sided"``) or ``* U(-1, 1)`` (``"symmetric"``);
         ``"gaussian"``: ``s ~ N(0, noise_level^2)`` on every measurement.
     corruption : float in [0, 1)
-        Outlier fraction p (``noise="outlier"``).
+        Outlier fraction p (``noise="outlier"``; must be 0 with ``"gaussian"``).
     outlier_sign : {"one-sided", "symmetric"}
     outlier_scale : float, default 10
     noise_level : float, default 0
-        Gaussian noise standard deviation nu (``noise="gaussian"``).
+        Gaussian noise standard deviation nu (``noise="gaussian"``; must be 0 with ``"outlier"``).
     operator : {"gaussian", "rank-one"}
         :class:`lrla.GaussianSensing` (symmetric) or :class:`lrla.RankOneSensing`.
     matrix_free : bool, default False
-        Matrix-free Gaussian operator.
+        Matrix-free Gaussian operator (``operator="gaussian"`` only).
     random_state : None, int, Generator or RandomState
 
     Returns
@@ -618,6 +618,7 @@ def make_sensing_problem(
     >>> prob.y.shape, prob.X.shape, int(prob.outliers.sum()) > 0
     ((200,), (10, 10), True)
     """
+    from ._validation import check_bool
     from .recovery import GaussianSensing, RankOneSensing
 
     dim = check_int(dim, "dim", min_value=1)
@@ -630,6 +631,14 @@ def make_sensing_problem(
     outlier_scale = check_scalar(outlier_scale, "outlier_scale", low=0.0)
     noise_level = check_scalar(noise_level, "noise_level", low=0.0)
     check_option(operator, "operator", ("gaussian", "rank-one"))
+    matrix_free = check_bool(matrix_free, "matrix_free")
+    # an option of the other noise model or operator would be ignored: say so instead of returning other data
+    if noise == "gaussian" and corruption > 0:
+        raise ValueError("`corruption` applies to noise='outlier'; with noise='gaussian' use noise_level.")
+    if noise == "outlier" and noise_level > 0:
+        raise ValueError("`noise_level` applies to noise='gaussian'; with noise='outlier' use corruption.")
+    if operator == "rank-one" and matrix_free:
+        raise ValueError("`matrix_free` applies to operator='gaussian' (RankOneSensing stores O(m d) numbers).")
     rng = check_random_state(random_state)
     Q, _ = np.linalg.qr(rng.standard_normal((dim, rank)))
     U = Q * np.sqrt(np.linspace(1.0, 1.0 / condition, rank))
