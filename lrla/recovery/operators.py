@@ -66,6 +66,8 @@ class SensingOperator:
         used instead of ``matrices``; then ``shape`` and ``n_measurements`` are required.
     shape : tuple (d1, d2), optional
     n_measurements : int, optional
+        Required with the callables; with ``matrices`` they are read off the stack
+        (a value given anyway must agree with it).
 
     Attributes
     ----------
@@ -94,6 +96,13 @@ class SensingOperator:
             mats = check_array(matrices, "matrices", ndim=3, dtype=np.float64)
             self.shape = (mats.shape[1], mats.shape[2])
             self.n_measurements = mats.shape[0]
+            # both are read off the stack; a value that contradicts it is a mistake, not an override
+            if shape is not None and _check_dim(shape, symmetric=False) != self.shape:
+                raise ValueError(f"`shape` {shape!r} contradicts `matrices` of shape {mats.shape} (each A_i is "
+                                 f"{self.shape}); leave it out with `matrices`.")
+            if n_measurements is not None and n_measurements != self.n_measurements:
+                raise ValueError(f"`n_measurements`={n_measurements!r} contradicts the {self.n_measurements} "
+                                 "`matrices`; leave it out with `matrices`.")
             self._flat = np.ascontiguousarray(mats.reshape(mats.shape[0], -1))
             self._fwd = self._adj = None
         else:
