@@ -133,6 +133,19 @@ def _low_quantile_bound(k1, k2):
     return min(0.25, float(scipy.stats.beta.ppf(1e-4, k1, k2 - k1)))
 
 
+def _new_history(n_iter, decay, n_iter_given):
+    """Per-iteration arrays (loss, step, update, error), allocated for the iteration cap ``n_iter``."""
+    try:
+        return tuple(np.empty(n_iter) for _ in range(4))
+    except MemoryError:
+        need = f"the history_ of n_iter={n_iter} iterations needs {4 * 8 * n_iter / 2**30:.3g} GiB"
+        if n_iter_given:
+            raise MemoryError(f"{need}; lower n_iter (tol stops earlier, but the history is allocated for the "
+                              "cap).") from None
+        raise MemoryError(f"{need}: the default count grows like 1 / (1 - decay), here decay={decay!r}; lower "
+                          "decay or give n_iter.") from None
+
+
 def _check_low_quantiles(abs_y, q_index):
     """Warn when the smallest values of ``|y|`` cluster near 0 (the adaptive schedule's reference).
 
@@ -441,6 +454,16 @@ class SubgradientRecovery(BaseEstimator):
         shift = 2 * round(math.log2(scale) / 2)
         y_unit = np.ldexp(y, -shift)
         X_true_unit = None if X_true is None else np.ldexp(X_true, -shift)
+        with np.errstate(over="ignore"):
+            bad_truth = X_true is not None and not 0.0 < np.linalg.norm(X_true_unit) < math.inf
+        if bad_truth:
+            # zero would pass for "no X_true" in the compiled loops (history_["error"] left uninitialised)
+            raise ValueError(
+                "`X_true` must be nonzero and of a size its relative error can be computed at (history_['error'] "
+                "is ||X_t - X_true||_F / ||X_true||_F); got "
+                + ("a zero matrix." if not X_true.any() else f"entries up to {np.abs(X_true).max():.3g} for "
+                   f"measurements of scale {scale:.3g}.")
+            )
 
         # Descent direction at U = 0 and the noise level of such a direction (random-sign probes, see
         # Notes), drawn before the initial factor so that they do not depend on `rank`.
@@ -457,11 +480,20 @@ class SubgradientRecovery(BaseEstimator):
         if not g_top > 0:
             raise ValueError("the measurements carry no positive signal direction (A*(sign y) has no "
                              "positive eigenvalue); check the operator and y.")
+        if not symmetric and getattr(operator, "symmetric", False):
+            warnings.warn(
+                f"{type(operator).__name__}(symmetric=True) has symmetric measurement matrices: they measure only the "
+                "symmetric part of X, so with symmetric=False the antisymmetric part of X_ = U_ V_^T is not determined "
+                "by the data. Use the symmetric part (X_ + X_.T) / 2 (or symmetric=True for a PSD target).",
+                UserWarning,
+                stacklevel=user_stacklevel(),
+            )
         if symmetric and -signal[-1] > _INDEFINITE_MARGIN * noise_bound:
             warnings.warn(
                 f"A*(sign y)/m has a negative direction ({signal[-1]:.3g}) well beyond its noise level "
                 f"(-{noise_bound:.3g}): the target looks indefinite, but symmetric=True fits X = U U^T, which is "
-                "positive semidefinite. Use symmetric=False for a general target.",
+                "positive semidefinite. Use symmetric=False for a general target (of its fit X_, symmetric measurement "
+                "matrices determine only the symmetric part).",
                 UserWarning,
                 stacklevel=user_stacklevel(),
             )
@@ -537,15 +569,16 @@ class SubgradientRecovery(BaseEstimator):
         small = getattr(operator, "matrix_free", False) or (
             getattr(operator, "_flat", None) is not None and operator._flat.size <= _SINGLE_THREAD_WORK
         )
+        history = _new_history(n_iter, decay, self.n_iter is not None)
         fused = operator._fused_symmetric if symmetric else operator._fused_asymmetric
         if fused:  # compiled loop, no BLAS calls
             L, R, n_done, converged, history = self._iterate_fused(
-                operator, y_unit, X_true_unit, L, R, steps_plan, n_iter, tol, t_escape, symmetric
+                operator, y_unit, X_true_unit, L, R, steps_plan, n_iter, tol, t_escape, symmetric, history
             )
         else:
             with threadpool_limits(limits=1, user_api="blas") if small else contextlib.nullcontext():
                 L, R, n_done, converged, history = self._iterate(
-                    operator, y_unit, X_true_unit, L, R, steps_plan, n_iter, tol, t_escape, symmetric
+                    operator, y_unit, X_true_unit, L, R, steps_plan, n_iter, tol, t_escape, symmetric, history
                 )
         losses, steps, updates, errors = history
         if stop_ratio > 0 and tol is None and not converged:
@@ -594,10 +627,9 @@ class SubgradientRecovery(BaseEstimator):
         self.budget_ratio_ = None if adaptive else ratio
         return self
 
-    def _iterate_fused(self, operator, y, X_true, L, R, steps_plan, n_iter, tol, t_escape, symmetric):
+    def _iterate_fused(self, operator, y, X_true, L, R, steps_plan, n_iter, tol, t_escape, symmetric, history):
         """Dense Gaussian operator: all iterations in compiled blocks (no per-step Python)."""
         true_norm = 0.0 if X_true is None else float(np.linalg.norm(X_true))
-        history = tuple(np.empty(n_iter) for _ in range(4))
         y = np.ascontiguousarray(y)
         X_ref = np.zeros((1, 1)) if X_true is None else np.ascontiguousarray(X_true)
         tol = 0.0 if tol is None else float(tol)
@@ -622,10 +654,10 @@ class SubgradientRecovery(BaseEstimator):
             t = stop
         return L, R, n_iter, False, history
 
-    def _iterate(self, operator, y, X_true, L, R, steps_plan, n_iter, tol, t_escape, symmetric):
+    def _iterate(self, operator, y, X_true, L, R, steps_plan, n_iter, tol, t_escape, symmetric, history):
         eta0, decay, res_ref, q_index, stop_ratio, growth = steps_plan
         true_norm = None if X_true is None else float(np.linalg.norm(X_true))
-        losses, steps, updates, errors = (np.empty(n_iter) for _ in range(4))
+        losses, steps, updates, errors = history
         abs_res = np.empty(operator.n_measurements)
         converged = False
         t = 0
