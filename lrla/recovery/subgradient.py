@@ -387,6 +387,11 @@ class SubgradientRecovery(BaseEstimator):
                 "`operator` must be a lrla SensingOperator (GaussianSensing, RankOneSensing or "
                 f"SensingOperator(matrices | forward, adjoint)); got {type(operator).__name__}."
             )
+        if not hasattr(operator, "_flat"):  # the solvers use the products set up by the lrla constructors
+            raise TypeError(
+                f"`operator` ({type(operator).__name__}) subclasses SensingOperator without running its constructor; "
+                "wrap your products instead: SensingOperator(forward=..., adjoint=..., shape=..., n_measurements=...)."
+            )
         check_bool(self.symmetric, "symmetric")
         d1, d2 = operator.shape
         if self.symmetric and d1 != d2:

@@ -82,3 +82,22 @@ def test_iteration_count_too_large_for_its_history_says_so(small, params, name):
     # numpy's "Unable to allocate 101. TiB" named neither n_iter nor the decay that set its default
     with pytest.raises(MemoryError, match=name):
         SubgradientRecovery(2, random_state=0, **params).fit(small.operator, small.y)
+
+
+def test_subclass_without_the_constructor_is_named():
+    # was AttributeError: 'MyOp' object has no attribute '_flat'
+    A = np.random.default_rng(0).standard_normal((60, 3, 3))
+
+    class MyOp(SensingOperator):
+        def __init__(self):
+            self.shape, self.n_measurements = (3, 3), 60
+
+        def __call__(self, X):
+            return np.einsum("ijk,jk->i", A, X)
+
+        def adjoint(self, y):
+            return np.einsum("ijk,i->jk", A, y)
+
+    op = MyOp()
+    with pytest.raises(TypeError, match="operator.*forward=.*adjoint="):
+        SubgradientRecovery(1, random_state=0).fit(op, op(np.eye(3)))
