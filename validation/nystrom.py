@@ -48,8 +48,8 @@ def _instance(n, seed, n_outliers=20):
 def _stream_budget(K, ridge):
     """The default rule of InkEstimate, ceil(8 d_eff / eps^2), applied to the whole stream's d_eff.
 
-    The theorem sizes the budget for the final effective dimension; InkEstimate's default can only
-    see its first batch (here the first checkpoint), which under-sizes it when d_eff grows.
+    The theorem sizes the budget for the final effective dimension; InkEstimate's default sees only the
+    stream's first min(1000, n) points, which under-sizes it when d_eff keeps growing after them.
     """
     return math.ceil(8.0 * effective_dimension(K, ridge) / EPSILON**2)
 
