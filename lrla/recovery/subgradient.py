@@ -276,7 +276,9 @@ class SubgradientRecovery(BaseEstimator):
         PSD target ``U U^T`` (square operator) or general ``L R^T``. A
         UserWarning says when the measurements show a clearly indefinite
         target (a negative eigenvalue of ``A*(sign y)/m`` 1.25 times beyond
-        its noise level), which the symmetric mode cannot fit.
+        its noise level), which the symmetric mode cannot fit. Symmetric
+        measurement matrices determine only the symmetric part of a general
+        fit: use ``(X_ + X_.T) / 2`` then (a UserWarning says so).
     random_state : None, int, Generator or RandomState
         Draws the initial factor (and the random signs of the noise-level estimate).
     verbose : bool, default False
