@@ -583,7 +583,10 @@ class SubgradientRecovery(BaseEstimator):
                 operator, y_unit, X_true_unit, L, R, steps_plan, n_iter, tol, t_escape, symmetric, history
             )
         else:
-            with threadpool_limits(limits=1, user_api="blas") if small else contextlib.nullcontext():
+            # a divergence overflows numpy's products every iteration: one ConvergenceWarning below reports it,
+            # as for the compiled loop
+            with threadpool_limits(limits=1, user_api="blas") if small else contextlib.nullcontext(), \
+                    np.errstate(over="ignore", invalid="ignore"):
                 L, R, n_done, converged, history = self._iterate(
                     operator, y_unit, X_true_unit, L, R, steps_plan, n_iter, tol, t_escape, symmetric, history
                 )

@@ -101,3 +101,16 @@ def test_subclass_without_the_constructor_is_named():
     op = MyOp()
     with pytest.raises(TypeError, match="operator.*forward=.*adjoint="):
         SubgradientRecovery(1, random_state=0).fit(op, op(np.eye(3)))
+
+
+@pytest.mark.parametrize("kw", [{"matrix_free": True}, {"operator": "rank-one"}], ids=["matrix-free", "rank-one"])
+def test_python_loop_divergence_warns_once_not_with_numpy_floods(kw):
+    # the compiled loop diverged silently up to its ConvergenceWarning; the Python loop added hundreds of numpy
+    # overflow / invalid RuntimeWarnings (errors under the repository's pytest settings)
+    p = make_sensing_problem(8, 2, 400, corruption=0.1, random_state=0, **kw)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        SubgradientRecovery(2, step_size=1e10, n_iter=80, random_state=0).fit(p.operator, p.y, X_true=p.X)
+    kinds = [(w.category, str(w.message)) for w in caught]
+    assert not [k for k in kinds if k[0] is RuntimeWarning], kinds[:3]
+    assert any("diverged" in message for _, message in kinds)
