@@ -50,6 +50,8 @@ _ADAPTIVE_STEP_GROWTH = 1.03
 #: mode fits a PSD one). PSD targets reached at most 1.08 x the level in 360 draws (9 settings, outliers and
 #: Gaussian noise); indefinite ones with a negative eigenvalue of half the top one's size reached 1.08-1.46
 _INDEFINITE_MARGIN = 1.25
+#: a final ||X|| this many times the scale estimate median|y| / 0.6745 (about ||X*||_F) is no recovery
+_FAR_ABOVE_SCALE = 1e3
 #: random-sign probes of the noise level of A*(sign y)/m. An eigenvalue counts as a signal direction only
 #: above the largest probe's top eigenvalue: a noise direction then passes with probability <= 1/20
 #: (see SubgradientRecovery's Notes); one probe let it pass about half the time
@@ -619,13 +621,25 @@ class SubgradientRecovery(BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=user_stacklevel(),
             )
-        elif np.linalg.norm(X_unit) < 1e-3 * math.ldexp(scale, -shift):
-            warnings.warn(
-                "the iterate never left the small initialization (||X|| / scale = "
-                f"{np.linalg.norm(X_unit) / math.ldexp(scale, -shift):.2e}); increase step_size, decay or n_iter.",
-                ConvergenceWarning,
-                stacklevel=user_stacklevel(),
-            )
+        else:
+            with np.errstate(over="ignore"):
+                size = float(np.linalg.norm(X_unit)) / math.ldexp(scale, -shift)
+            if size < 1e-3:
+                warnings.warn(
+                    f"the iterate never left the small initialization (||X|| / scale = {size:.2e}); increase "
+                    "step_size, decay or n_iter.",
+                    ConvergenceWarning,
+                    stacklevel=user_stacklevel(),
+                )
+            elif size > _FAR_ABOVE_SCALE:
+                # steps scaled for the data shrink a large start by a bounded factor (init_scale=1e3 recovers;
+                # 1e100 returned ||X_|| ~ 1e200 with no warning but numpy's overflow in this norm)
+                warnings.warn(
+                    f"the iterate stayed far above the scale of the measurements (||X|| / scale = {size:.2e}): "
+                    f"init_scale={init_scale:.3g} is too large; use a small initialization (the default 1e-6).",
+                    ConvergenceWarning,
+                    stacklevel=user_stacklevel(),
+                )
 
         self.U_, self.V_, self.X_ = L, R, X
         self.history_ = {"loss": np.ldexp(losses[:n_done], shift), "step": steps[:n_done], "update": updates[:n_done]}

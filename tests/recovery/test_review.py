@@ -114,3 +114,19 @@ def test_python_loop_divergence_warns_once_not_with_numpy_floods(kw):
     kinds = [(w.category, str(w.message)) for w in caught]
     assert not [k for k in kinds if k[0] is RuntimeWarning], kinds[:3]
     assert any("diverged" in message for _, message in kinds)
+
+
+@pytest.mark.parametrize("matrix_free", [False, True])
+def test_huge_initialization_that_never_comes_down_warns(matrix_free):
+    # init_scale=1e100 returned ||X_|| ~ 1e200 (history error inf) with only numpy's overflow RuntimeWarning
+    p = make_sensing_problem(8, 2, 400, corruption=0.1, matrix_free=matrix_free, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        SubgradientRecovery(2, init_scale=1e100, random_state=0).fit(p.operator, p.y)
+    assert [str(w.message) for w in caught if w.category is ConvergenceWarning and "far above" in str(w.message)]
+    assert not [w for w in caught if w.category is RuntimeWarning]
+    # a large start the steps can bring down recovers without the warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = SubgradientRecovery(2, init_scale=1e3, random_state=0).fit(p.operator, p.y, X_true=p.X)
+    assert est.history_["error"][-1] < 1e-5
