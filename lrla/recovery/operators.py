@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from .._rng import check_random_state, kernel_seed
-from .._validation import check_array, check_bool, check_int
+from .._validation import all_finite, check_array, check_bool, check_int
 from . import _kernels
 
 __all__ = ["GaussianSensing", "RankOneSensing", "SensingOperator"]
@@ -147,8 +147,10 @@ class SensingOperator:
         if self._flat is not None:
             return self._flat @ X.ravel()
         # a user callable: complex, NaN or inf output would otherwise be truncated or surface as a
-        # misleading "no signal" error in the estimator
-        out = check_array(self._fwd(X), "forward(X)", dtype=np.float64)
+        # misleading "no signal" error in the estimator. A non-finite X (diverged iterates) may give one:
+        # the estimator reports the divergence, the callable is not at fault
+        finite = all_finite(X)
+        out = check_array(self._fwd(X), "forward(X)", dtype=np.float64, allow_nan=not finite, allow_inf=not finite)
         if out.shape != (self.n_measurements,):
             raise ValueError(f"`forward` must return shape ({self.n_measurements},); got {out.shape}.")
         return out
@@ -156,7 +158,8 @@ class SensingOperator:
     def _adjoint(self, z):
         if self._flat is not None:
             return (self._flat.T @ z).reshape(self.shape)
-        out = check_array(self._adj(z), "adjoint(z)", dtype=np.float64)
+        finite = all_finite(z)
+        out = check_array(self._adj(z), "adjoint(z)", dtype=np.float64, allow_nan=not finite, allow_inf=not finite)
         if out.shape != self.shape:
             raise ValueError(f"`adjoint` must return shape {self.shape}; got {out.shape}.")
         return out

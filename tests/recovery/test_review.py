@@ -130,3 +130,19 @@ def test_huge_initialization_that_never_comes_down_warns(matrix_free):
         warnings.simplefilter("error")
         est = SubgradientRecovery(2, init_scale=1e3, random_state=0).fit(p.operator, p.y, X_true=p.X)
     assert est.history_["error"][-1] < 1e-5
+
+
+def test_callable_operator_divergence_is_reported_as_divergence():
+    # diverged iterates (inf) made a correct callable return NaN, and fit raised "`forward(X)` contains NaN"
+    F = np.random.default_rng(0).standard_normal((300, 36))
+    op = SensingOperator(forward=lambda X: F @ X.ravel(), adjoint=lambda z: (F.T @ z).reshape(6, 6),
+                         shape=(6, 6), n_measurements=300)
+    X = np.outer(np.arange(6.0), np.arange(6.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the step-size warning
+        with pytest.warns(ConvergenceWarning, match="diverged"):
+            SubgradientRecovery(1, step_size=1e10, n_iter=80, random_state=0).fit(op, op(X))
+    bad = SensingOperator(forward=lambda X: np.full(300, np.nan), adjoint=lambda z: np.zeros((6, 6)),
+                          shape=(6, 6), n_measurements=300)
+    with pytest.raises(ValueError, match="forward"):  # a callable at fault on finite input is still named
+        bad(X)
