@@ -835,3 +835,39 @@ def _(result, control):
                  fontsize=8)
     ax.legend(fontsize=7)
     return fig
+
+
+def diagnose_budget_chunking(chunks=(1, 10, 100, None), seeds=(0, 1, 2)):
+    """``InkEstimate(budget=None)`` fed in chunks of c rows (``None``: the whole stream at once); not a claim.
+
+    Per data set (sklearn's digits / 16 with gamma = 1/64 and ridge 1; clusters+outliers, n = 2000, gamma = 0.5,
+    ridge 0.3), chunking and seed: ``budget_``, the final dictionary size, the standard and regularised Nystrom
+    errors ``||K - K~||_2`` on all n points (the regularised bound is ridge / (1 - epsilon)) and the number of
+    empty-dictionary warnings. Prints the rows (docs/nystrom.md, findings) and returns them. Run against an older
+    checkout of lrla (a git worktree) for the "before" columns.
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.metrics.pairwise import rbf_kernel
+
+    digits = load_digits().data / 16
+    clusters, _ = make_clusters_outliers(2000, n_outliers=20, random_state=0)
+    rows = []
+    for name, X, ridge, gamma in (("digits", digits, 1.0, 1 / 64), ("clusters+outliers", clusters, 0.3, 0.5)):
+        K = rbf_kernel(X, gamma=gamma)
+        top = float(eigvalsh(K)[-1])
+        for chunk in chunks:
+            step = X.shape[0] if chunk is None else chunk
+            for seed in seeds:
+                ink = InkEstimate(ridge=ridge, kernel_params={"gamma": gamma}, random_state=seed)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    for start in range(0, X.shape[0], step):
+                        ink.partial_fit(X[start:start + step])
+                    idx, w = ink.dictionary_.indices, ink.weights_
+                warned = sum("dictionary is empty" in str(c.message) for c in caught)
+                standard, regularised = _nystrom_errors(K, idx, w, ridge) if idx.size else (top, top)
+                rows.append(dict(data=name, d_eff=effective_dimension(K, ridge), chunk=chunk, seed=seed,
+                                 budget=int(ink.budget_), size=int(idx.size), standard=standard,
+                                 regularised=regularised, warnings=warned))
+                print({k: (float(f"{v:.3g}") if isinstance(v, float) else v) for k, v in rows[-1].items()}, flush=True)
+    return rows
