@@ -7,6 +7,7 @@ import functools
 import math
 import warnings
 
+import numba
 import numpy as np
 import scipy.linalg
 import scipy.stats
@@ -32,6 +33,10 @@ _MAX_STABLE_FRACTION = 0.8
 _MIN_DECAY, _MAX_DECAY = 0.98, 0.999
 #: below this many multiply-adds per product, BLAS threads cost more than they save (GEMV is memory-bound)
 _SINGLE_THREAD_WORK = 1 << 23
+#: below this many (measurement, free entry) pairs a matrix-free pass runs on one Numba thread: a parallel region
+#: per pass cost 32 ms on the loaded 2-core machine at every size tried (d = 8-30, m = 400-1500) against
+#: 0.2-1.2 ms on one thread. The reductions use fixed chunks, so the numbers are the same
+_SERIAL_MATRIX_FREE_WORK = 1 << 18
 #: margin c_b of the step-budget rule eta0 / (1 - rho) >= c_b * ln(1/init_scale) / growth_rate
 _BUDGET_MARGIN = 1.5
 #: relative accuracy the default iteration count aims at, after the escape phase
@@ -56,6 +61,17 @@ _FAR_ABOVE_SCALE = 1e3
 #: above the largest probe's top eigenvalue: a noise direction then passes with probability <= 1/20
 #: (see SubgradientRecovery's Notes); one probe let it pass about half the time
 _N_NOISE_PROBES = 19
+
+
+@contextlib.contextmanager
+def _numba_threads(n):
+    """Numba parallel regions started by this thread use ``n`` threads inside the block."""
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
 
 
 def _spectrum(G, symmetric):
@@ -587,7 +603,9 @@ class SubgradientRecovery(BaseEstimator):
         else:
             # a divergence overflows numpy's products every iteration: one ConvergenceWarning below reports it,
             # as for the compiled loop
+            serial = getattr(operator, "matrix_free", False) and m * operator.n_free < _SERIAL_MATRIX_FREE_WORK
             with threadpool_limits(limits=1, user_api="blas") if small else contextlib.nullcontext(), \
+                    _numba_threads(1) if serial else contextlib.nullcontext(), \
                     np.errstate(over="ignore", invalid="ignore"):
                 L, R, n_done, converged, history = self._iterate(
                     operator, y_unit, X_true_unit, L, R, steps_plan, n_iter, tol, t_escape, symmetric, history
