@@ -33,9 +33,11 @@ _MAX_STABLE_FRACTION = 0.8
 _MIN_DECAY, _MAX_DECAY = 0.98, 0.999
 #: below this many multiply-adds per product, BLAS threads cost more than they save (GEMV is memory-bound)
 _SINGLE_THREAD_WORK = 1 << 23
-#: below this many (measurement, free entry) pairs a matrix-free pass runs on one Numba thread: a parallel region
-#: per pass cost 32 ms on the loaded 2-core machine at every size tried (d = 8-30, m = 400-1500) against
-#: 0.2-1.2 ms on one thread. The reductions use fixed chunks, so the numbers are the same
+#: below this many (measurement, free entry) pairs a matrix-free pass runs on one Numba thread: under CPU
+#: contention (2 shared cores, load 2.6-3.5) a pass with a parallel region cost 32 ms at every size tried
+#: (d = 8-30, m = 400-1500) against 0.2-1.2 ms on one thread; unloaded (load 1.7) one thread is 1.5-1.7x slower
+#: here (0.13 against 0.09 ms at d = 8, m = 400; 0.30 against 0.18 ms at d = 20, m = 600), a few hundredths of
+#: a second per fit. The reductions use fixed chunks, so the numbers are the same
 _SERIAL_MATRIX_FREE_WORK = 1 << 18
 #: margin c_b of the step-budget rule eta0 / (1 - rho) >= c_b * ln(1/init_scale) / growth_rate
 _BUDGET_MARGIN = 1.5
